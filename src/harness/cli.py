@@ -1,0 +1,111 @@
+"""`harness`: one extraction run per composed config; `harness -m ...` sweeps.
+
+The only place that reads the config: it turns it into plain values, calls
+the pipeline and hands the result to tracking."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from . import __version__
+from .config import register
+from .errors import HarnessError
+
+log = logging.getLogger("harness")
+CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+
+register()
+
+
+def _feature_names(entries: list[dict], language: str) -> list[str]:
+    missing = [f["key"] for f in entries if language not in f["names"]]
+    if missing:
+        raise HarnessError(f"features: no {language!r} name for {', '.join(missing)} (features.entries[].names)")
+    return [f["names"][language] for f in entries]
+
+
+def run_config(cfg: DictConfig) -> float:
+    """Run one grid cell; returns its objective, the median macro-F1."""
+    from transformers import set_seed
+
+    from . import data, pipeline, splits, tracking
+    from .backends import load_backend
+    from .prompts import pick_language
+
+    c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # plain values from here on
+    model, route, prompt, ds, split = c["model"], c["route"], c["prompt"], c["dataset"], c["split"]
+    entries = c["features"]["entries"]
+    keys = [f["key"] for f in entries]
+    set_seed(c["seed"])
+
+    use_reference = route["input"] == "reference"
+    read_language = "en" if use_reference else ds["language"]
+    prompt_language = read_language if route["prompt_language"] == "source" else "en"
+    task = pipeline.Task(
+        keys=tuple(keys), names=tuple(_feature_names(entries, prompt_language)), fmt=prompt["format"],
+        system=pick_language(prompt["system"], prompt_language, f"prompt={prompt['name']} system"),
+        lead_in=pick_language(prompt["lead_in"], prompt_language, f"prompt={prompt['name']} lead_in"),
+        language=read_language, use_reference=use_reference,
+    )
+
+    # Everything that can fail on bad input fails here, before a run exists.
+    columns = ds["columns"]
+    if use_reference and not columns["reference"]:
+        raise HarnessError(f"route={route['name']} needs dataset.columns.reference (dataset={ds['name']} has none)")
+    documents = data.load_documents(
+        ds["path"], id_column=columns["id"], text_column=columns["text"], reference_column=columns["reference"],
+        label_columns=data.label_columns_for(keys, columns["labels"]),
+    )
+    split_of = splits.split_ids([d.id for d in documents], pool=split["pool"], dev=split["dev"], seed=split["seed"])
+    evaluated = splits.evaluated_split(documents, split_of, split["evaluate"])[: ds["limit"]]
+    shots = splits.random_shots([d for d in documents if split_of[d.id] == "pool"], prompt["shots"], c["seed"])
+    backend = load_backend(model["backend"])
+
+    digest = data.file_digest(ds["path"])
+    protocol = pipeline.protocol_name(prompt["format"], prompt["shots"], prompt["selection"], split["evaluate"],
+                                      model["backend"].get("max_new_tokens"))
+    named = {
+        "model": model["name"], "route": route["name"], "prompt": prompt["name"], "shots": prompt["shots"],
+        "selection": prompt["selection"], "seed": c["seed"], "dataset": ds["name"], "dataset_digest": digest,
+        "protocol": protocol, "config_hash": tracking.config_hash(c), "harness_version": __version__,
+        "git_commit": tracking.git_commit(),
+    }
+    tags = {"model": model["name"], "family": model["family"], "params_b": str(model["params_b"]),
+            "route": route["name"], "language": ds["language"], "prompt_language": prompt_language,
+            "shots": str(prompt["shots"]), "protocol": protocol}
+    t = c["tracking"]
+    with tracking.tracked_run(uri=t["uri"], experiment=t["experiment"], artifact_location=t["artifact_location"],
+                              run_name=f"{model['name']}|{route['name']}|{prompt['shots']}shot",
+                              params={**tracking.flatten(c), **named}, tags=tags) as run_id:
+        log.info("run %s: %s on %d %s documents of %s", run_id, model["name"], len(evaluated), split["evaluate"],
+                 ds["name"])
+        result = pipeline.run(task, backend, shots, evaluated, split_of)
+        tracking.log_result(result, config_yaml=OmegaConf.to_yaml(cfg), dataset_name=ds["name"],
+                            dataset_path=ds["path"], dataset_digest=digest, context=split["evaluate"])
+    m = result.metrics
+    log.info("median macro-F1 %.3f, MCC %.3f, missing %.1f%%, %.2f docs/s", m["median/macro_f1"], m["median/mcc"],
+             100 * m["missing/rate"], m["throughput/docs_per_s"])
+    return m["median/macro_f1"]
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+def _app(cfg: DictConfig) -> float:
+    try:
+        return run_config(cfg)
+    except HarnessError as e:
+        print(f"harness: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    _app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Config schema. YAML under conf/ holds the values; these dataclasses give
+them types, so a misspelt key or a wrong type fails at composition with
+Hydra's own message. Nothing below the entry points sees these objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+class AnswerFormat(str, Enum):
+    template = "template"  # the study's `{Field: True,\n...}` answer, parsed per field up to a comma
+    json = "json"  # one JSON object, field name -> true/false
+
+
+class Selection(str, Enum):
+    random = "random"  # seeded random draw from the pool, as the study did
+
+
+class Evaluate(str, Enum):
+    test = "test"  # the held-out test split
+    dev = "dev"
+    nonpool = "nonpool"  # every document that is not in the shot pool (the study's protocol)
+
+
+class RouteInput(str, Enum):
+    source = "source"  # the dataset's own text, in its own language
+    reference = "reference"  # the dataset's reference English translation
+
+
+class PromptLanguage(str, Enum):
+    source = "source"  # the language of the text the model reads
+    en = "en"
+
+
+@dataclass
+class FeatureConf:
+    key: str = MISSING
+    names: Dict[str, str] = MISSING  # language -> field name shown in prompts
+    definition: str = ""
+    keywords: Dict[str, List[str]] = field(default_factory=dict)
+
+
+@dataclass
+class FeaturesConf:
+    name: str = MISSING
+    entries: List[FeatureConf] = MISSING
+
+
+@dataclass
+class ColumnsConf:
+    id: str = "id"
+    text: str = "text"
+    reference: Optional[str] = None
+    # feature key -> column; a feature not listed here is read from the column named as its key
+    labels: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class DatasetConf:
+    name: str = MISSING
+    path: str = MISSING
+    language: str = MISSING  # ISO 639-1 code of the text column: fa, ur, en
+    columns: ColumnsConf = field(default_factory=ColumnsConf)
+    limit: Optional[int] = None  # evaluate only the first N documents of the evaluated split
+
+
+@dataclass
+class SplitConf:
+    seed: int = 42  # separate from `seed`, so sweeping seeds keeps the test set fixed
+    pool: float = 0.2  # fraction of documents that may serve as examples
+    dev: float = 0.2  # fraction for tuning; the rest is test
+    evaluate: Evaluate = Evaluate.test
+
+
+@dataclass
+class PromptConf:
+    name: str = MISSING
+    format: AnswerFormat = AnswerFormat.template
+    shots: int = 3
+    selection: Selection = Selection.random
+    # language -> text. `system` holds `{template}`, `lead_in` holds `{text}`.
+    system: Dict[str, str] = MISSING
+    lead_in: Dict[str, str] = MISSING
+
+
+@dataclass
+class RouteConf:
+    name: str = MISSING
+    input: RouteInput = RouteInput.source
+    prompt_language: PromptLanguage = PromptLanguage.source
+
+
+@dataclass
+class ModelConf:
+    name: str = MISSING
+    family: str = MISSING
+    params_b: float = MISSING  # size in billions of parameters
+    # `_target_` names the backend class; the other keys are its constructor's arguments.
+    backend: Dict[str, Any] = MISSING
+
+
+@dataclass
+class TrackingConf:
+    uri: str = "sqlite:///mlruns/mlflow.db"
+    experiment: str = "harness"
+    # Where a new experiment keeps its artifacts (ignored for existing ones).
+    artifact_location: Optional[str] = "mlruns/artifacts"
+
+
+@dataclass
+class Config:
+    model: ModelConf = MISSING
+    route: RouteConf = MISSING
+    prompt: PromptConf = MISSING
+    dataset: DatasetConf = MISSING
+    features: FeaturesConf = MISSING
+    split: SplitConf = field(default_factory=SplitConf)
+    tracking: TrackingConf = field(default_factory=TrackingConf)
+    seed: int = 42  # shot draw and decoding
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="harness_schema", node=Config)

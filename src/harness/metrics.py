@@ -1,0 +1,76 @@
+"""Per-feature metrics and their summaries, exactly as the reference study
+computed them. Pure functions of gold labels and predictions."""
+
+from __future__ import annotations
+
+import statistics
+import warnings
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+from sklearn.metrics import f1_score, matthews_corrcoef
+
+METRICS = ("accuracy", "precision", "sensitivity", "specificity", "macro_f1", "mcc")
+
+
+def _ratio(num: int, den: int) -> float:
+    return num / den if den else 0.0
+
+
+def feature_metrics(gold: Sequence[bool], pred: Sequence[Optional[bool]]) -> dict[str, float]:
+    """Metrics for one feature. A missing prediction (None) counts as False,
+    as in the study, and is also counted under `missing`."""
+    y = np.asarray(gold, dtype=bool)
+    p = np.asarray([bool(v) for v in pred], dtype=bool)
+    tp, tn = int((y & p).sum()), int((~y & ~p).sum())
+    fp, fn = int((~y & p).sum()), int((y & ~p).sum())
+    with warnings.catch_warnings():
+        # sklearn warns when only one label occurs; the values it returns
+        # then are the ones the study reported, so the warning is noise here.
+        warnings.simplefilter("ignore")
+        macro_f1 = float(f1_score(y, p, average="macro", zero_division=0)) if len(y) else 0.0
+        mcc = float(matthews_corrcoef(y, p)) if len(y) else 0.0
+    return {
+        "accuracy": _ratio(tp + tn, len(y)),
+        "precision": _ratio(tp, tp + fp),
+        "sensitivity": _ratio(tp, tp + fn),
+        "specificity": _ratio(tn, tn + fp),
+        "macro_f1": macro_f1,
+        "mcc": mcc,
+        "missing": float(sum(v is None for v in pred)),
+    }
+
+
+def score(
+    gold: Sequence[Mapping[str, bool]], pred: Sequence[Mapping[str, Optional[bool]]], keys: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """feature key -> its metrics, over aligned lists of per-document labels."""
+    return {k: feature_metrics([g[k] for g in gold], [p[k] for p in pred]) for k in keys}
+
+
+def summarize(per_feature: Mapping[str, Mapping[str, float]], n_docs: int) -> dict[str, float]:
+    """Flat MLflow metrics: median/<m>, mean/<m>, feature/<key>/<m>, missing/*.
+    The study's headline is the median over features."""
+    out: dict[str, float] = {}
+    for m in METRICS:
+        values = [f[m] for f in per_feature.values()]
+        out[f"median/{m}"] = float(statistics.median(values)) if values else 0.0
+        out[f"mean/{m}"] = float(statistics.fmean(values)) if values else 0.0
+    for key, f in per_feature.items():
+        for m, v in f.items():
+            out[f"feature/{key}/{m}"] = v
+    missing = sum(f["missing"] for f in per_feature.values())
+    out["missing/count"] = missing
+    out["missing/rate"] = _ratio(missing, n_docs * len(per_feature))
+    return out
+
+
+def latency_summary(latencies_s: Sequence[float], gen_tokens: int, wall_s: float) -> dict[str, float]:
+    """Per-document latency percentiles and throughput over the backend calls."""
+    ms = np.asarray(latencies_s, dtype=float) * 1000.0
+    return {
+        "latency/ms_per_doc_p50": float(np.percentile(ms, 50)) if len(ms) else 0.0,
+        "latency/ms_per_doc_p95": float(np.percentile(ms, 95)) if len(ms) else 0.0,
+        "throughput/docs_per_s": _ratio(len(ms), wall_s) if wall_s > 0 else 0.0,
+        "throughput/gen_tokens_per_s": gen_tokens / wall_s if wall_s > 0 else 0.0,
+    }

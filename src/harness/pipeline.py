@@ -1,0 +1,123 @@
+"""One grid cell: build prompts, call the backend, parse, score. Returns a
+RunResult; knows nothing of Hydra or MLflow."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Mapping, Optional, Sequence
+
+from . import metrics, parsing
+from .backends import Backend
+from .errors import HarnessError
+from .prompts import build_messages
+from .records import Document, Generation, Prediction, Request
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What to extract and how to ask, as plain values."""
+
+    keys: tuple[str, ...]  # feature keys, in template order
+    names: tuple[str, ...]  # the same features' names in the prompt language
+    fmt: str  # answer format: "template" or "json"
+    system: str  # system message, holds {template}
+    lead_in: str  # user turn, holds {text}
+    language: str  # language of the text the model reads
+    use_reference: bool = False  # read the dataset's reference translation instead of its text
+
+
+@dataclass
+class RunResult:
+    predictions: list[Prediction]
+    per_feature: dict[str, dict[str, float]]
+    metrics: dict[str, float]
+    shot_ids: list[str]
+    example_prompt: str = ""
+    generations: list[Generation] = field(default_factory=list)
+
+
+def input_text(doc: Document, use_reference: bool) -> str:
+    if not use_reference:
+        return doc.text
+    if doc.reference is None:
+        raise HarnessError(f"document {doc.id}: no reference translation (route=reference needs "
+                           "dataset.columns.reference and a value in every row)")
+    return doc.reference
+
+
+def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Document]) -> list[Request]:
+    examples = [(input_text(s, task.use_reference), [s.labels[k] for k in task.keys]) for s in shots]
+    complete = partial(parsing.is_complete, names=task.names, fmt=task.fmt)
+    requests = []
+    for doc in documents:
+        text = input_text(doc, task.use_reference)
+        messages = build_messages(system=task.system, lead_in=task.lead_in, names=task.names, fmt=task.fmt,
+                                  shots=examples, query=text)
+        requests.append(Request(doc_id=doc.id, messages=messages, text=text, language=task.language,
+                                is_complete=complete))
+    return requests
+
+
+def to_prediction(task: Task, doc: Document, split: str, generation: Generation) -> Prediction:
+    if generation.labels is not None:  # backends that predict directly (the keyword baseline)
+        values = [generation.labels.get(k) for k in task.keys]
+    else:
+        values = parsing.PARSERS[task.fmt](generation.text, task.names)
+    return Prediction(doc_id=doc.id, split=split, raw_output=generation.text,
+                      pred=dict(zip(task.keys, values)), gold={k: doc.labels[k] for k in task.keys})
+
+
+def render_prompt(backend: Backend, request: Request) -> str:
+    """The exact prompt text for the record: the chat template's output where
+    the backend has one, else the plain turns."""
+    render = getattr(backend, "render", None)
+    if render is not None:
+        return render(request)
+    return "\n\n".join(f"<{m['role']}>\n{m['content']}" for m in request.messages)
+
+
+def run(
+    task: Task,
+    backend: Backend,
+    shots: Sequence[Document],
+    documents: Sequence[Document],
+    split_of: Mapping[str, str],
+    chunk_size: int = 32,
+) -> RunResult:
+    """Score `documents` with `shots` as examples. The backend is called in
+    chunks so long runs report progress."""
+    if not documents:
+        raise HarnessError("no documents to evaluate (check dataset.limit and the split fractions)")
+    shot_ids = {s.id for s in shots}
+    leaked = [d.id for d in documents if d.id in shot_ids]
+    if leaked:  # the split guarantees this; a violation is a bug, not a user error
+        raise AssertionError(f"documents used as their own examples: {leaked}")
+    requests = build_requests(task, shots, documents)
+    generations: list[Generation] = []
+    t0 = time.perf_counter()
+    for start in range(0, len(requests), chunk_size):
+        generations += backend.generate(requests[start:start + chunk_size])
+        log.info("%d/%d documents, %.1f s", len(generations), len(requests), time.perf_counter() - t0)
+    predictions = [to_prediction(task, d, split_of[d.id], g) for d, g in zip(documents, generations)]
+    per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions], task.keys)
+    summary = metrics.summarize(per_feature, len(predictions))
+    wall = sum(g.latency_s for g in generations)
+    summary.update(metrics.latency_summary([g.latency_s for g in generations],
+                                           sum(g.n_tokens for g in generations), wall))
+    return RunResult(predictions=predictions, per_feature=per_feature, metrics=summary,
+                     shot_ids=[s.id for s in shots], example_prompt=render_prompt(backend, requests[0]),
+                     generations=generations)
+
+
+def protocol_name(fmt: str, shots: int, selection: str, evaluate: str, max_new_tokens: Optional[int]) -> str:
+    """"reference" when a run follows the reference study's protocol exactly
+    (its prompt and parser, 3 random shots, greedy 512 tokens, scored on every
+    non-pool document), else "harness"."""
+    reference = (fmt == "template" and shots == 3 and selection == "random" and evaluate == "nonpool"
+                 and max_new_tokens in (None, 512))
+    return "reference" if reference else "harness"

@@ -1,0 +1,49 @@
+"""Prompt rendering: pure functions from prompt text, field names and examples
+to chat messages. The model's chat template turns these into tokens."""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+from .errors import HarnessError
+
+
+def empty_template(names: Sequence[str], fmt: str) -> str:
+    """The answer skeleton shown in the system message (the study's `{Field: ,\\n...}`)."""
+    if fmt == "json":
+        return json.dumps({n: None for n in names}, ensure_ascii=False)
+    return "{" + ",\n".join(f"{n}: " for n in names) + "}"
+
+
+def filled_template(names: Sequence[str], values: Sequence[bool], fmt: str) -> str:
+    """A correct answer, as the examples' assistant turns show it."""
+    if fmt == "json":
+        return json.dumps(dict(zip(names, values)), ensure_ascii=False)
+    return "{" + ",\n".join(f"{n}: {v}" for n, v in zip(names, values)) + "}"
+
+
+def build_messages(
+    *,
+    system: str,
+    lead_in: str,
+    names: Sequence[str],
+    fmt: str,
+    shots: Sequence[tuple[str, Sequence[bool]]],
+    query: str,
+) -> tuple[dict[str, str], ...]:
+    """System rules + empty template, then each example as a user/assistant
+    pair, then the query: the study's layout. `shots` are (text, labels)."""
+    messages = [{"role": "system", "content": system.replace("{template}", empty_template(names, fmt))}]
+    for text, labels in shots:
+        messages.append({"role": "user", "content": lead_in.replace("{text}", text)})
+        messages.append({"role": "assistant", "content": filled_template(names, labels, fmt)})
+    messages.append({"role": "user", "content": lead_in.replace("{text}", query)})
+    return tuple(messages)
+
+
+def pick_language(texts: dict[str, str], language: str, what: str) -> str:
+    """The text for one language, or a clear error naming the config key."""
+    if language not in texts:
+        raise HarnessError(f"{what} has no {language!r} text (it has: {', '.join(sorted(texts))})")
+    return texts[language]

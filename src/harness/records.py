@@ -1,0 +1,46 @@
+"""The values that flow through a run: document -> request -> generation -> prediction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    text: str
+    labels: Mapping[str, bool]
+    reference: Optional[str] = None  # reference English translation, if the dataset has one
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt for a backend. `messages` are chat turns ({"role", "content"});
+    `text` and `language` are the query document as the model reads it (the
+    keyword baseline uses only these)."""
+
+    doc_id: str
+    messages: tuple[Mapping[str, str], ...]
+    text: str
+    language: str
+    # Returns True once a partial answer holds every field, so generation can stop.
+    is_complete: Optional[Callable[[str], bool]] = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Generation:
+    doc_id: str
+    text: str
+    latency_s: float  # this document's share of its batch's wall time
+    n_tokens: int = 0  # generated tokens
+    labels: Optional[Mapping[str, bool]] = None  # set by backends that predict directly
+
+
+@dataclass(frozen=True)
+class Prediction:
+    doc_id: str
+    split: str
+    raw_output: str
+    pred: Mapping[str, Optional[bool]]  # None = missing (unparseable)
+    gold: Mapping[str, bool]

@@ -1,0 +1,117 @@
+"""Every MLflow call of the harness lives here."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional
+
+import mlflow
+
+from .pipeline import RunResult
+
+_PARAM_BATCH = 100  # MLflow accepts at most 100 params per request
+_PARAM_MAX = 6000  # and values of at most 6000 characters
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}, "c": [1, 2]} -> {"a.b": 1, "c": "[1, 2]"}: one param per
+    setting, lists kept whole as JSON."""
+    if not isinstance(tree, Mapping):
+        return {prefix: json.dumps(tree, ensure_ascii=False) if isinstance(tree, (list, tuple)) else tree}
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """Identity of a grid cell: the resolved config minus where results go."""
+    cell = {k: v for k, v in config.items() if k not in ("tracking", "hydra")}
+    return hashlib.sha256(json.dumps(cell, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _is_local_store(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def _experiment_id(name: str, artifact_location: Optional[str], uri: str) -> str:
+    client = mlflow.MlflowClient()
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = Path(artifact_location).resolve().as_uri() if artifact_location and _is_local_store(uri) else None
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:
+        found = client.get_experiment_by_name(name)  # a parallel job created it first
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+@contextlib.contextmanager
+def tracked_run(
+    *, uri: str, experiment: str, artifact_location: Optional[str], run_name: str,
+    params: Mapping[str, Any], tags: Mapping[str, str],
+) -> Iterator[str]:
+    """An MLflow run around the body; yields its id. A body that raises leaves
+    the run marked FAILED, not looking like a result."""
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    experiment_id = _experiment_id(experiment, artifact_location, uri)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags)) as run:
+        items = [(k, str(v) if len(str(v)) <= _PARAM_MAX else str(v)[:_PARAM_MAX - 1] + "…")
+                 for k, v in params.items()]
+        for i in range(0, len(items), _PARAM_BATCH):
+            mlflow.log_params(dict(items[i:i + _PARAM_BATCH]))
+        yield run.info.run_id
+
+
+def per_feature_csv(per_feature: Mapping[str, Mapping[str, float]]) -> str:
+    buf = io.StringIO()
+    columns = list(next(iter(per_feature.values())))
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["feature", *columns])
+    for key, row in per_feature.items():
+        writer.writerow([key, *(f"{row[c]:.6g}" for c in columns)])
+    return buf.getvalue()
+
+
+def predictions_jsonl(result: RunResult) -> str:
+    return "".join(json.dumps({"id": p.doc_id, "split": p.split, "raw_output": p.raw_output,
+                               "pred": dict(p.pred), "gold": dict(p.gold)}, ensure_ascii=False) + "\n"
+                   for p in result.predictions)
+
+
+def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, dataset_path: str,
+               dataset_digest: str, context: str) -> None:
+    """Metrics, artifacts and the evaluated dataset of the active run."""
+    import pandas as pd
+
+    mlflow.log_metrics(result.metrics)
+    mlflow.log_text(predictions_jsonl(result), "predictions.jsonl")
+    mlflow.log_text(per_feature_csv(result.per_feature), "per_feature.csv")
+    mlflow.log_text(config_yaml, "config.yaml")
+    mlflow.log_text(result.example_prompt, "prompt.txt")
+    mlflow.log_dict({"shot_ids": result.shot_ids}, "shots.json")
+    # The dataset input records which documents and labels were scored (not the text).
+    frame = pd.DataFrame([{"id": p.doc_id, **p.gold} for p in result.predictions])
+    dataset = mlflow.data.from_pandas(frame, source=str(Path(dataset_path).resolve()), name=dataset_name,
+                                      digest=dataset_digest[:16])
+    mlflow.log_input(dataset, context=context)

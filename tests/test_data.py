@@ -1,0 +1,71 @@
+import json
+
+import pandas as pd
+import pytest
+
+from harness.data import label_columns_for, load_documents
+from harness.errors import HarnessError
+
+ROWS = [
+    {"doc": "a", "body": "متن یک", "en": "text one", "Fever": "true", "Pain": 0},
+    {"doc": "b", "body": "متن دو", "en": "text two", "Fever": "False", "Pain": 1},
+]
+COLS = dict(id_column="doc", text_column="body", reference_column="en",
+            label_columns={"fever": "Fever", "pain": "Pain"})
+
+
+def write(path, rows):
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    elif path.suffix == ".csv":
+        pd.DataFrame(rows).to_csv(path, index=False)
+    else:
+        pd.DataFrame(rows).astype({"Fever": str}).to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_loads_every_format_with_mapped_columns(tmp_path, suffix):
+    docs = load_documents(write(tmp_path / f"d{suffix}", ROWS), **COLS)
+    assert [d.id for d in docs] == ["a", "b"]
+    assert docs[0].text == "متن یک" and docs[1].reference == "text two"
+    assert docs[0].labels == {"fever": True, "pain": False}
+    assert docs[1].labels == {"fever": False, "pain": True}
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([{**ROWS[0], "Fever": "maybe"}], r"row 1, column 'Fever': label 'maybe' is not a boolean"),
+    ([ROWS[0], {**ROWS[1], "doc": "a"}], r"row 2, column 'doc': duplicate id 'a' \(first at row 1\)"),
+    ([ROWS[0], {**ROWS[1], "body": "   "}], r"row 2, column 'body': empty transcript"),
+    ([{k: v for k, v in ROWS[0].items() if k != "Pain"}], r"no column 'Pain' \(from dataset.columns.labels.pain\)"),
+])
+def test_bad_rows_name_file_row_and_column(tmp_path, rows, message):
+    path = write(tmp_path / "bad.jsonl", rows)
+    with pytest.raises(HarnessError, match=message) as e:
+        load_documents(path, **COLS)
+    assert str(path) in str(e.value)
+
+
+def test_unreadable_files(tmp_path):
+    cases = {
+        "missing.jsonl": None,
+        "empty.jsonl": b"",
+        "trunc.jsonl": b'{"doc": "a", "body": "x"}\n{"doc": "b", "bo',
+        "latin1.jsonl": '{"doc": "a", "body": "caf\xe9"}\n'.encode("latin-1"),
+        "data.txt": b"x",
+    }
+    for name, content in cases.items():
+        path = tmp_path / name
+        if content is not None:
+            path.write_bytes(content)
+        with pytest.raises(HarnessError) as e:
+            load_documents(path, **COLS)
+        assert str(path) in str(e.value), name
+    with pytest.raises(HarnessError, match="line 2"):
+        load_documents(tmp_path / "trunc.jsonl", **COLS)
+
+
+def test_label_mapping_defaults_to_the_key_and_rejects_unknown_features():
+    assert label_columns_for(["fever", "pain"], {"pain": "Pain"}) == {"fever": "fever", "pain": "Pain"}
+    with pytest.raises(HarnessError, match="pian"):
+        label_columns_for(["fever", "pain"], {"pian": "Pain"})

@@ -1,0 +1,52 @@
+import pytest
+
+from harness.errors import HarnessError
+from harness.prompts import build_messages, empty_template
+from harness.records import Document
+from harness.splits import evaluated_split, random_shots, split_ids
+
+
+def test_empty_template_is_the_studys():
+    assert empty_template(["A", "B"], "template") == "{A: ,\nB: }"
+
+
+def test_layout_system_then_shot_pairs_then_query():
+    msgs = build_messages(system="Rules.\n{template}", lead_in="Call:\n{text}", names=["A", "B"], fmt="template",
+                          shots=[("one {x}", [True, False]), ("two", [False, False])], query="three")
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert msgs[0]["content"] == "Rules.\n{A: ,\nB: }"
+    assert msgs[1]["content"] == "Call:\none {x}"  # braces in a transcript are left alone
+    assert msgs[2]["content"] == "{A: True,\nB: False}"
+    assert msgs[-1]["content"] == "Call:\nthree"
+
+
+def test_zero_shot():
+    msgs = build_messages(system="{template}", lead_in="{text}", names=["A"], fmt="json", shots=[], query="q")
+    assert [m["role"] for m in msgs] == ["system", "user"]
+
+
+def test_splits_are_disjoint_seeded_and_order_free():
+    ids = [f"d{i}" for i in range(100)]
+    a = split_ids(ids, pool=0.2, dev=0.3, seed=1)
+    assert a == split_ids(list(reversed(ids)), pool=0.2, dev=0.3, seed=1)
+    assert a != split_ids(ids, pool=0.2, dev=0.3, seed=2)
+    counts = {s: list(a.values()).count(s) for s in ("pool", "dev", "test")}
+    assert counts == {"pool": 20, "dev": 30, "test": 50}
+
+
+def test_shots_come_from_the_pool_and_never_from_the_evaluated_split():
+    docs = [Document(id=f"d{i}", text="t", labels={}) for i in range(50)]
+    a = split_ids([d.id for d in docs], pool=0.2, dev=0.2, seed=0)
+    pool = [d for d in docs if a[d.id] == "pool"]
+    shots = random_shots(pool, 3, seed=42)
+    assert shots == random_shots(list(reversed(pool)), 3, seed=42)
+    for evaluate in ("test", "dev", "nonpool"):
+        assert not {s.id for s in shots} & {d.id for d in evaluated_split(docs, a, evaluate)}
+    assert random_shots(pool, 0, seed=42) == []
+
+
+def test_bad_split_and_shot_settings_are_user_errors():
+    with pytest.raises(HarnessError, match="split.pool"):
+        split_ids(["a"], pool=0.6, dev=0.5, seed=0)
+    with pytest.raises(HarnessError, match="prompt.shots=5"):
+        random_shots([Document(id="a", text="t", labels={})], 5, seed=0)
