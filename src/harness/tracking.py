@@ -112,6 +112,8 @@ def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, datase
     mlflow.log_dict({"shot_ids": result.shot_ids}, "shots.json")
     # The dataset input records which documents and labels were scored (not the text).
     frame = pd.DataFrame([{"id": p.doc_id, **p.gold} for p in result.predictions])
-    dataset = mlflow.data.from_pandas(frame, source=str(Path(dataset_path).resolve()), name=dataset_name,
-                                      digest=dataset_digest[:16])
+    from mlflow.data.sources import LocalArtifactDatasetSource
+
+    source = LocalArtifactDatasetSource(str(Path(dataset_path).resolve()))
+    dataset = mlflow.data.from_pandas(frame, source=source, name=dataset_name, digest=dataset_digest[:16])
     mlflow.log_input(dataset, context=context)

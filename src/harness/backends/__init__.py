@@ -4,6 +4,7 @@ Each backend owns its batching and its resources; config chooses the class."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Mapping, Protocol, Sequence
 
 from ..errors import HarnessError
@@ -16,6 +17,7 @@ class Backend(Protocol):
         ...
 
 
+log = logging.getLogger(__name__)
 _loaded: tuple[str, Backend] | None = None  # the last backend, reused by consecutive sweep cells
 
 
@@ -31,6 +33,7 @@ def load_backend(spec: Mapping[str, Any]) -> Backend:
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
+    log.info("loading backend %s", spec.get("path") or spec.get("_target_"))
     try:
         backend = instantiate(dict(spec), _convert_="all")
     except InstantiationException as e:

@@ -1,0 +1,74 @@
+"""The `harness` command as a user meets it: bad input ends in one clear
+message and a non-zero exit, before any MLflow run exists."""
+
+import json
+
+import mlflow
+import pytest
+
+from .conftest import DEMO, run_harness
+
+
+def _store(workdir):
+    return [f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db", f"tracking.artifact_location={workdir}/mlruns/a"]
+
+
+def _runs(workdir):
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    return mlflow.search_runs(search_all_experiments=True)
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _one_clear_error(proc, *fragments):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("harness: error:")]
+    assert len(errors) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+@pytest.mark.parametrize("mutate, fragments", [
+    (lambda rows: rows[:5] + [{**rows[5], "pain": "often"}] + rows[6:], ["row 6", "column 'pain'", "often"]),
+    (lambda rows: rows + [rows[0]], ["duplicate id 'fa-0001'"]),
+    (lambda rows: [{**rows[0], "text": ""}] + rows[1:], ["row 1", "column 'text'", "empty transcript"]),
+    (lambda rows: [{k: v for k, v in r.items() if k != "fever"} for r in rows], ["no column 'fever'"]),
+])
+def test_bad_dataset_rows(workdir, demo_rows, mutate, fragments):
+    path = _write(workdir / "bad.jsonl", mutate(demo_rows))
+    proc = run_harness("model=keyword-baseline", f"dataset.path={path}", *_store(workdir), cwd=workdir)
+    _one_clear_error(proc, str(path), *fragments)
+    assert not (workdir / "mlruns").exists() or _runs(workdir).empty
+
+
+def test_missing_dataset_file(workdir):
+    proc = run_harness("model=keyword-baseline", "dataset.path=nowhere.jsonl", *_store(workdir), cwd=workdir)
+    _one_clear_error(proc, "nowhere.jsonl", "does not exist")
+
+
+def test_missing_model_fails_before_any_run(workdir):
+    proc = run_harness("model=qwen2.5-7b", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir,
+                       env={"HF_HOME": str(workdir / "hf")})
+    _one_clear_error(proc, "Qwen/Qwen2.5-7B-Instruct", "not in the local Hugging Face cache")
+    proc = run_harness("model=smollm2-135m", "model.backend.path=/models/none", f"dataset.path={DEMO}",
+                       *_store(workdir), cwd=workdir)
+    _one_clear_error(proc, "/models/none", "does not exist")
+    assert not (workdir / "mlruns").exists() or _runs(workdir).empty
+
+
+def test_mapping_to_a_feature_the_set_lacks(workdir):
+    proc = run_harness("model=keyword-baseline", f"dataset.path={DEMO}", "+dataset.columns.labels.pian=pain",
+                       *_store(workdir), cwd=workdir)
+    _one_clear_error(proc, "pian")
+
+
+@pytest.mark.parametrize("override", ["model=qwen-7b", "prompt.shotz=3", "prompt.shots=three"])
+def test_config_typos_get_hydras_message(workdir, override):
+    proc = run_harness(override, *_store(workdir), cwd=workdir)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert override.split("=")[0].split(".")[-1] in proc.stderr

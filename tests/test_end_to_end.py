@@ -1,0 +1,115 @@
+"""Real runs: the embedded SmolLM2 through transformers, a real Hydra
+multirun, a real SQLite MLflow store; logged numbers checked against an
+independent recomputation from the logged predictions."""
+
+import json
+import re
+import statistics
+
+import mlflow
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score, matthews_corrcoef
+
+from .conftest import DEMO, run_harness
+
+KEYS = ["doctor_visit", "psychological", "sleep", "appetite", "seizures", "weakness", "consciousness", "fever",
+        "respiratory", "cost", "urinary", "pain", "gastrointestinal"]
+METRICS = ["accuracy", "precision", "sensitivity", "specificity", "macro_f1", "mcc"]
+
+
+def _store(workdir):
+    return [f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db", f"tracking.artifact_location={workdir}/mlruns/a"]
+
+
+def _runs(workdir, experiment="harness"):
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    return mlflow.search_runs(experiment_names=[experiment], order_by=["start_time ASC"])
+
+
+def _predictions(run_id):
+    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="predictions.jsonl")
+    return [json.loads(line) for line in open(path, encoding="utf-8")]
+
+
+def _recompute(preds, key):
+    gold = [p["gold"][key] for p in preds]
+    pred = [bool(p["pred"][key]) for p in preds]  # missing scores as false
+    return f1_score(gold, pred, average="macro", zero_division=0), matthews_corrcoef(gold, pred)
+
+
+@pytest.mark.slow
+def test_embedded_model_run_logs_the_whole_contract(workdir):
+    proc = run_harness("dataset.limit=3", "prompt.shots=1", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = _runs(workdir)
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    assert run["status"] == "FINISHED"
+    assert run["tags.mlflow.runName"] == "smollm2-135m|native|1shot"
+    for name in ["model", "route", "prompt", "shots", "selection", "seed", "dataset", "dataset_digest", "protocol",
+                 "config_hash", "harness_version", "git_commit", "model.backend.max_new_tokens", "split.seed"]:
+        assert f"params.{name}" in run, name
+    assert run["params.model"] == "smollm2-135m" and run["params.shots"] == "1"
+    assert run["params.protocol"] == "harness"
+    expected = ([f"{agg}/{m}" for agg in ("median", "mean") for m in METRICS]
+                + [f"feature/{k}/{m}" for k in KEYS for m in METRICS + ["missing"]]
+                + ["missing/count", "missing/rate", "latency/ms_per_doc_p50", "latency/ms_per_doc_p95",
+                   "throughput/docs_per_s", "throughput/gen_tokens_per_s"])
+    missing = [m for m in expected if f"metrics.{m}" not in run or pd.isna(run[f"metrics.{m}"])]
+    assert not missing
+    assert run["metrics.throughput/gen_tokens_per_s"] > 0
+
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.run_id)}
+    assert {"predictions.jsonl", "per_feature.csv", "config.yaml", "prompt.txt"} <= artifacts
+    preds = _predictions(run.run_id)
+    assert len(preds) == 3 and all(p["split"] == "test" for p in preds)
+    assert all(set(p["pred"]) == set(KEYS) and p["raw_output"] for p in preds)
+    prompt = open(mlflow.artifacts.download_artifacts(run_id=run.run_id, artifact_path="prompt.txt")).read()
+    assert "Request for doctor's visit: " in prompt and "<|im_start|>assistant" in prompt
+
+    inputs = mlflow.get_run(run.run_id).inputs.dataset_inputs
+    assert inputs and inputs[0].dataset.name == "demo_fa"
+    assert run["params.dataset_digest"].startswith(inputs[0].dataset.digest)
+
+    for key in KEYS:
+        f1, mcc = _recompute(preds, key)
+        assert run[f"metrics.feature/{key}/macro_f1"] == pytest.approx(f1)
+        assert run[f"metrics.feature/{key}/mcc"] == pytest.approx(mcc)
+
+
+@pytest.mark.slow
+def test_sweep_runs_every_cell_and_loads_each_model_once(workdir):
+    proc = run_harness("-m", "model=keyword-baseline,smollm2-135m", "prompt.shots=0,1", "dataset.limit=2",
+                       f"dataset.path={DEMO}", *_store(workdir), "tracking.experiment=sweep", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = _runs(workdir, "sweep")
+    assert sorted(runs["tags.mlflow.runName"]) == sorted(
+        f"{m}|native|{k}shot" for m in ("keyword-baseline", "smollm2-135m") for k in (0, 1))
+    assert set(runs["status"]) == {"FINISHED"}
+    loads = re.findall(r"loading backend (\S+)", proc.stdout + proc.stderr)
+    assert len(loads) == 2, loads  # one per model, not one per cell
+
+
+def test_unseen_dataset_with_its_own_column_names(workdir, demo_rows):
+    """Columns renamed, CSV instead of JSONL: overrides only, and the logged
+    metrics equal an independent recomputation from predictions.jsonl."""
+    renamed = [{"call_id": r["id"], "transcript": r["text"], **{f"y_{k}": int(r[k]) for k in KEYS}}
+               for r in demo_rows[:200]]
+    path = workdir / "calls.csv"
+    pd.DataFrame(renamed).to_csv(path, index=False)
+    overrides = [f"dataset.columns.labels.{k}=y_{k}" for k in KEYS]
+    proc = run_harness("model=keyword-baseline", f"dataset.path={path}", "dataset.name=calls",
+                       "dataset.columns.id=call_id", "dataset.columns.text=transcript", "dataset.columns.reference=null",
+                       *overrides, *_store(workdir), cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = _runs(workdir).iloc[0]
+    preds = _predictions(run.run_id)
+    assert len(preds) == 120  # the test split: 60% of 200
+    per_feature = {k: _recompute(preds, k) for k in KEYS}
+    for key, (f1, mcc) in per_feature.items():
+        assert run[f"metrics.feature/{key}/macro_f1"] == pytest.approx(f1)
+        assert run[f"metrics.feature/{key}/mcc"] == pytest.approx(mcc)
+    assert run["metrics.median/macro_f1"] == pytest.approx(statistics.median(f for f, _ in per_feature.values()))
+    gold = {r["call_id"]: {k: bool(r[f"y_{k}"]) for k in KEYS} for r in renamed}
+    assert all(p["gold"] == gold[p["id"]] for p in preds)
