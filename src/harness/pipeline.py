@@ -98,6 +98,8 @@ def run(
     if leaked:  # the split guarantees this; a violation is a bug, not a user error
         raise AssertionError(f"documents used as their own examples: {leaked}")
     requests = build_requests(task, shots, documents)
+    if hasattr(backend, "peak_gpu_mem_mb"):
+        backend.peak_gpu_mem_mb = 0.0
     generations: list[Generation] = []
     t0 = time.perf_counter()
     for start in range(0, len(requests), chunk_size):
@@ -109,6 +111,8 @@ def run(
     wall = sum(g.latency_s for g in generations)
     summary.update(metrics.latency_summary([g.latency_s for g in generations],
                                            sum(g.n_tokens for g in generations), wall))
+    if getattr(backend, "peak_gpu_mem_mb", 0.0):
+        summary["gpu/peak_mem_mb"] = backend.peak_gpu_mem_mb
     return RunResult(predictions=predictions, per_feature=per_feature, metrics=summary,
                      shot_ids=[s.id for s in shots], example_prompt=render_prompt(backend, requests[0]),
                      generations=generations)

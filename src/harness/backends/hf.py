@@ -58,6 +58,7 @@ class TransformersBackend:
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(self.device).eval()
         self.context = getattr(self.model.config, "max_position_embeddings", None)
         self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
+        self.peak_gpu_mem_mb = 0.0  # the pipeline resets it per run; stays 0 on the CPU
         self.generation_config = GenerationConfig(
             do_sample=False, max_new_tokens=max_new_tokens,
             pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.model.generation_config.eos_token_id,
@@ -88,11 +89,15 @@ class TransformersBackend:
                                    add_special_tokens=False).to(self.device)
             prompt_len = batch.input_ids.shape[1]
             stop = _StopWhenComplete(self.tokenizer, prompt_len, [requests[i].is_complete for i in idx])
+            if self.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(self.device)
             self._sync()
             t0 = time.perf_counter()
             ids = self.model.generate(**batch, generation_config=self.generation_config, stopping_criteria=[stop])
             self._sync()
             per_doc = (time.perf_counter() - t0) / len(idx)
+            if self.device.type == "cuda":
+                self.peak_gpu_mem_mb = max(self.peak_gpu_mem_mb, torch.cuda.max_memory_allocated(self.device) / 2**20)
             for row, i in zip(ids[:, prompt_len:], idx):
                 n_tokens = int((row != self.tokenizer.pad_token_id).sum())
                 text = self.tokenizer.decode(row, skip_special_tokens=True)
