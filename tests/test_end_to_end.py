@@ -113,3 +113,67 @@ def test_unseen_dataset_with_its_own_column_names(workdir, demo_rows):
     assert run["metrics.median/macro_f1"] == pytest.approx(statistics.median(f for f, _ in per_feature.values()))
     gold = {r["call_id"]: {k: bool(r[f"y_{k}"]) for k in KEYS} for r in renamed}
     assert all(p["gold"] == gold[p["id"]] for p in preds)
+
+
+@pytest.mark.slow
+def test_translate_route_translates_each_text_once_per_sweep(workdir):
+    cache = workdir / "translations.sqlite"
+    proc = run_harness("-m", "route=native,translate", "model=smollm2-135m,keyword-baseline", "dataset.limit=2",
+                       "prompt.shots=1", f"dataset.path={DEMO}", f"translator.cache={cache}", *_store(workdir),
+                       "tracking.experiment=routes", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = _runs(workdir, "routes")
+    assert len(runs) == 4 and set(runs["status"]) == {"FINISHED"}
+    translate = runs[runs["params.route"] == "translate"]
+    assert list(translate["metrics.translation/cache_misses"]) == [3, 0]  # 2 documents + 1 example, then all hits
+    assert list(translate["metrics.translation/cache_hits"]) == [0, 3]
+    assert translate["metrics.translation/chrf"].notna().all()
+    native = runs[runs["params.route"] == "native"]
+    assert native["metrics.translation/cache_misses"].isna().all()
+    assert "params.translator.model.name" not in native or native["params.translator.model.name"].isna().all()
+    for run_id in translate.run_id:
+        paths = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id)}
+        assert "translations.jsonl" in paths and "route_effects" in paths
+        rows = [json.loads(line) for line in open(mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="translations.jsonl"), encoding="utf-8")]
+        assert len(rows) == 3 and all(r["source"] and r["reference"] and "translation" in r for r in rows)
+        effects = pd.read_csv(mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="route_effects/translate_vs_native.csv"))
+        assert list(effects.columns) == ["feature", "metric", "native", "translate", "delta"]
+        assert len(effects) == 13 * 5
+    import sqlite3
+    db = sqlite3.connect(cache)
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT source) FROM translations").fetchone() == (3, 3)
+
+
+@pytest.mark.slow
+def test_parallel_jobs_share_the_translation_cache(workdir):
+    cache = workdir / "translations.sqlite"
+    proc = run_harness("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "route=translate",
+                       "model=keyword-baseline", "seed=1,2", "dataset.limit=3", "prompt.shots=1",
+                       f"dataset.path={DEMO}", f"translator.cache={cache}", *_store(workdir),
+                       "tracking.experiment=parallel", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = _runs(workdir, "parallel")
+    assert len(runs) == 2 and set(runs["status"]) == {"FINISHED"}
+    import sqlite3
+    db = sqlite3.connect(cache)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    count, distinct = db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM translations").fetchone()
+    assert count == distinct  # every translation held once
+    texts = {t for run_id in runs.run_id for t in (json.loads(line)["source"] for line in open(
+        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="translations.jsonl"), encoding="utf-8"))}
+    assert distinct == len(texts)
+
+
+@pytest.mark.slow
+def test_urdu_native_and_reference_routes(workdir):
+    proc = run_harness("-m", "dataset=demo_ur", "route=native,reference", "route.prompt_language=source",
+                       "model=keyword-baseline,smollm2-135m", "dataset.limit=2", "prompt.shots=1",
+                       *_store(workdir), "tracking.experiment=urdu", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = _runs(workdir, "urdu")
+    assert len(runs) == 4 and set(runs["params.dataset"]) == {"demo_ur"}
+    smol = runs[(runs["params.model"] == "smollm2-135m") & (runs["params.route"] == "native")].iloc[0]
+    prompt = open(mlflow.artifacts.download_artifacts(run_id=smol.run_id, artifact_path="prompt.txt")).read()
+    assert "سانچہ" in prompt and "ڈاکٹر کے معائنے کی درخواست" in prompt  # the Urdu prompt and field names

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from . import __version__
-from .config import register
+from .config import PROJECT_ROOT, register
 from .errors import HarnessError
 
 log = logging.getLogger("harness")
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+CONF_DIR = str(PROJECT_ROOT / "conf")
 
 register()
 
@@ -30,41 +29,66 @@ def _feature_names(entries: list[dict], language: str) -> list[str]:
     return [f["names"][language] for f in entries]
 
 
+def _task(c: dict[str, Any]) -> "pipeline.Task":
+    from .pipeline import Task
+    from .prompts import pick_language
+
+    route, prompt, entries = c["route"], c["prompt"], c["features"]["entries"]
+    read_language = c["dataset"]["language"] if route["input"] == "source" else "en"
+    prompt_language = read_language if route["prompt_language"] == "source" else "en"
+    return Task(
+        keys=tuple(f["key"] for f in entries), names=tuple(_feature_names(entries, prompt_language)),
+        fmt=prompt["format"], language=read_language,
+        system=pick_language(prompt["system"], prompt_language, f"prompt={prompt['name']} system"),
+        lead_in=pick_language(prompt["lead_in"], prompt_language, f"prompt={prompt['name']} lead_in"),
+    )
+
+
+def _translate(c: dict[str, Any], translator, documents: list) -> tuple[dict[str, str], dict[str, float]]:
+    """English for `documents` through the shared cache, and the metrics of doing so."""
+    from . import translation
+
+    tr, language = c["translator"], c["dataset"]["language"]
+    system = tr["system"].replace("{language}", tr["language_names"].get(language, language))
+    cache = translation.TranslationCache(tr["cache"])
+    try:
+        done = translation.translate(
+            documents, translator, cache, translator=getattr(translator, "identity", tr["model"]["name"]),
+            system=system, decoding={"greedy": True, "max_new_tokens": tr["model"]["backend"].get("max_new_tokens")},
+            language=language)
+    finally:
+        cache.close()
+    return done.texts, translation.run_metrics(done, documents)
+
+
 def run_config(cfg: DictConfig) -> float:
     """Run one grid cell; returns its objective, the median macro-F1."""
     from transformers import set_seed
 
     from . import data, pipeline, splits, tracking
     from .backends import load_backend
-    from .prompts import pick_language
 
     c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # plain values from here on
     model, route, prompt, ds, split = c["model"], c["route"], c["prompt"], c["dataset"], c["split"]
-    entries = c["features"]["entries"]
-    keys = [f["key"] for f in entries]
+    if route["input"] != "translation":
+        c.pop("translator")  # not part of this cell: keeps it out of the params and the config hash
     set_seed(c["seed"])
-
-    use_reference = route["input"] == "reference"
-    read_language = "en" if use_reference else ds["language"]
-    prompt_language = read_language if route["prompt_language"] == "source" else "en"
-    task = pipeline.Task(
-        keys=tuple(keys), names=tuple(_feature_names(entries, prompt_language)), fmt=prompt["format"],
-        system=pick_language(prompt["system"], prompt_language, f"prompt={prompt['name']} system"),
-        lead_in=pick_language(prompt["lead_in"], prompt_language, f"prompt={prompt['name']} lead_in"),
-        language=read_language, use_reference=use_reference,
-    )
+    task = _task(c)
 
     # Everything that can fail on bad input fails here, before a run exists.
     columns = ds["columns"]
-    if use_reference and not columns["reference"]:
+    if route["input"] == "reference" and not columns["reference"]:
         raise HarnessError(f"route={route['name']} needs dataset.columns.reference (dataset={ds['name']} has none)")
     documents = data.load_documents(
         ds["path"], id_column=columns["id"], text_column=columns["text"], reference_column=columns["reference"],
-        label_columns=data.label_columns_for(keys, columns["labels"]),
+        label_columns=data.label_columns_for(task.keys, columns["labels"]),
     )
     split_of = splits.split_ids([d.id for d in documents], pool=split["pool"], dev=split["dev"], seed=split["seed"])
     evaluated = splits.evaluated_split(documents, split_of, split["evaluate"])[: ds["limit"]]
     shots = splits.random_shots([d for d in documents if split_of[d.id] == "pool"], prompt["shots"], c["seed"])
+    if route["input"] == "reference":
+        texts = pipeline.reference_texts(shots + evaluated)
+    translator = load_backend(c["translator"]["model"]["backend"]) if route["input"] == "translation" else None
     backend = load_backend(model["backend"])
 
     digest = data.file_digest(ds["path"])
@@ -75,19 +99,28 @@ def run_config(cfg: DictConfig) -> float:
         "selection": prompt["selection"], "seed": c["seed"], "dataset": ds["name"], "dataset_digest": digest,
         "protocol": protocol, "config_hash": tracking.config_hash(c), "harness_version": __version__,
         "git_commit": tracking.git_commit(),
+        # Same value for the runs of one cell on different routes: pairs them for the route comparison.
+        "comparison_key": tracking.config_hash({k: v for k, v in c.items() if k not in ("route", "translator")}),
     }
     tags = {"model": model["name"], "family": model["family"], "params_b": str(model["params_b"]),
-            "route": route["name"], "language": ds["language"], "prompt_language": prompt_language,
-            "shots": str(prompt["shots"]), "protocol": protocol}
+            "route": route["name"], "language": ds["language"], "shots": str(prompt["shots"]), "protocol": protocol}
     t = c["tracking"]
     with tracking.tracked_run(uri=t["uri"], experiment=t["experiment"], artifact_location=t["artifact_location"],
                               run_name=f"{model['name']}|{route['name']}|{prompt['shots']}shot",
                               params={**tracking.flatten(c), **named}, tags=tags) as run_id:
         log.info("run %s: %s on %d %s documents of %s", run_id, model["name"], len(evaluated), split["evaluate"],
                  ds["name"])
-        result = pipeline.run(task, backend, shots, evaluated, split_of)
+        extra: dict[str, float] = {}
+        if translator is not None:
+            texts, extra = _translate(c, translator, shots + evaluated)
+            tracking.log_translations(shots + evaluated, texts, split_of)
+        read = (lambda docs: pipeline.with_texts(docs, texts)) if route["input"] != "source" else list
+        result = pipeline.run(task, backend, read(shots), read(evaluated), split_of)
+        result.metrics.update(extra)
         tracking.log_result(result, config_yaml=OmegaConf.to_yaml(cfg), dataset_name=ds["name"],
                             dataset_path=ds["path"], dataset_digest=digest, context=split["evaluate"])
+        tracking.log_route_effects(named["comparison_key"], route["name"], result.per_feature,
+                                   result.metrics["median/macro_f1"])
     m = result.metrics
     log.info("median macro-F1 %.3f, MCC %.3f, missing %.1f%%, %.2f docs/s", m["median/macro_f1"], m["median/mcc"],
              100 * m["missing/rate"], m["throughput/docs_per_s"])

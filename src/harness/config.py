@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 class AnswerFormat(str, Enum):
@@ -30,6 +31,7 @@ class Evaluate(str, Enum):
 class RouteInput(str, Enum):
     source = "source"  # the dataset's own text, in its own language
     reference = "reference"  # the dataset's reference English translation
+    translation = "translation"  # the translator's English translation of the source
 
 
 class PromptLanguage(str, Enum):
@@ -105,6 +107,14 @@ class ModelConf:
 
 
 @dataclass
+class TranslatorConf:
+    model: ModelConf = MISSING  # any model config; its backend translates
+    system: str = MISSING  # translation instruction; {language} is the source language's name
+    language_names: Dict[str, str] = field(default_factory=dict)  # ISO code -> English name
+    cache: str = "mlruns/translations.sqlite"  # shared by every run, job and process
+
+
+@dataclass
 class TrackingConf:
     uri: str = "sqlite:///mlruns/mlflow.db"
     experiment: str = "harness"
@@ -119,10 +129,17 @@ class Config:
     prompt: PromptConf = MISSING
     dataset: DatasetConf = MISSING
     features: FeaturesConf = MISSING
+    translator: TranslatorConf = MISSING  # used by route=translate only
     split: SplitConf = field(default_factory=SplitConf)
     tracking: TrackingConf = field(default_factory=TrackingConf)
     seed: int = 42  # shot draw and decoding
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
 def register() -> None:
+    """The schema, and `${project_root:}` so shipped configs can name shipped
+    files wherever the command runs."""
     ConfigStore.instance().store(name="harness_schema", node=Config)
+    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)

@@ -74,3 +74,19 @@ def latency_summary(latencies_s: Sequence[float], gen_tokens: int, wall_s: float
         "throughput/docs_per_s": _ratio(len(ms), wall_s) if wall_s > 0 else 0.0,
         "throughput/gen_tokens_per_s": gen_tokens / wall_s if wall_s > 0 else 0.0,
     }
+
+
+ROUTE_EFFECT_METRICS = ("sensitivity", "specificity", "macro_f1", "mcc", "missing")
+
+
+def route_effects(this: Mapping[str, Mapping[str, float]], other: Mapping[str, Mapping[str, float]]
+                  ) -> list[dict[str, float | str]]:
+    """Per feature and metric: this route's value, the other's, and this minus
+    other - the study's "translation effects", one row per (feature, metric)."""
+    rows = []
+    for key in this:
+        if key in other:
+            for m in ROUTE_EFFECT_METRICS:
+                rows.append({"feature": key, "metric": m, "this": this[key][m], "other": other[key][m],
+                             "delta": this[key][m] - other[key][m]})
+    return rows

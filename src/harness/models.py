@@ -77,6 +77,16 @@ def _convert_gguf(gguf: Path) -> Path:
     return target
 
 
+def fingerprint(folder: Path) -> str:
+    """Short hash of a model folder's config and weight files' names and sizes:
+    enough to tell two checkpoints apart without reading gigabytes."""
+    h = hashlib.sha256((folder / "config.json").read_bytes())
+    for f in sorted(folder.iterdir()):
+        if f.is_file():
+            h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return h.hexdigest()[:12]
+
+
 def resolve_model(path: str, gguf_file: Optional[str] = None, revision: Optional[str] = None) -> Path:
     """A local folder from_pretrained can load, or a HarnessError saying why not."""
     if path.startswith("pkg://"):

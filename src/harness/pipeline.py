@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Mapping, Optional, Sequence
 
@@ -28,7 +28,6 @@ class Task:
     system: str  # system message, holds {template}
     lead_in: str  # user turn, holds {text}
     language: str  # language of the text the model reads
-    use_reference: bool = False  # read the dataset's reference translation instead of its text
 
 
 @dataclass
@@ -41,26 +40,26 @@ class RunResult:
     generations: list[Generation] = field(default_factory=list)
 
 
-def input_text(doc: Document, use_reference: bool) -> str:
-    if not use_reference:
-        return doc.text
-    if doc.reference is None:
-        raise HarnessError(f"document {doc.id}: no reference translation (route=reference needs "
-                           "dataset.columns.reference and a value in every row)")
-    return doc.reference
+def with_texts(documents: Sequence[Document], texts: Mapping[str, str]) -> list[Document]:
+    """The documents as the model reads them (a translation, a reference)."""
+    return [replace(d, text=texts[d.id]) for d in documents]
+
+
+def reference_texts(documents: Sequence[Document]) -> dict[str, str]:
+    missing = [d.id for d in documents if d.reference is None]
+    if missing:
+        raise HarnessError(f"route=reference: document {missing[0]} has no reference translation "
+                           f"({len(missing)} documents lack one; set dataset.columns.reference)")
+    return {d.id: d.reference for d in documents}
 
 
 def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Document]) -> list[Request]:
-    examples = [(input_text(s, task.use_reference), [s.labels[k] for k in task.keys]) for s in shots]
+    examples = [(s.text, [s.labels[k] for k in task.keys]) for s in shots]
     complete = partial(parsing.is_complete, names=task.names, fmt=task.fmt)
-    requests = []
-    for doc in documents:
-        text = input_text(doc, task.use_reference)
-        messages = build_messages(system=task.system, lead_in=task.lead_in, names=task.names, fmt=task.fmt,
-                                  shots=examples, query=text)
-        requests.append(Request(doc_id=doc.id, messages=messages, text=text, language=task.language,
-                                is_complete=complete))
-    return requests
+    return [Request(doc_id=doc.id, text=doc.text, language=task.language, is_complete=complete,
+                    messages=build_messages(system=task.system, lead_in=task.lead_in, names=task.names,
+                                            fmt=task.fmt, shots=examples, query=doc.text))
+            for doc in documents]
 
 
 def to_prediction(task: Task, doc: Document, split: str, generation: Generation) -> Prediction:

@@ -71,9 +71,16 @@ def tracked_run(
 ) -> Iterator[str]:
     """An MLflow run around the body; yields its id. A body that raises leaves
     the run marked FAILED, not looking like a result."""
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
+    if uri.startswith("sqlite:///"):
+        # Parallel jobs opening a new SQLite store at once race on MLflow's
+        # schema migrations; the first one creates it under a lock.
+        from filelock import FileLock
+
+        db = Path(uri.removeprefix("sqlite:///"))
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{db}.lock"):
+            mlflow.MlflowClient().search_experiments(max_results=1)
     experiment_id = _experiment_id(experiment, artifact_location, uri)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags)) as run:
         items = [(k, str(v) if len(str(v)) <= _PARAM_MAX else str(v)[:_PARAM_MAX - 1] + "…")
@@ -97,6 +104,44 @@ def predictions_jsonl(result: RunResult) -> str:
     return "".join(json.dumps({"id": p.doc_id, "split": p.split, "raw_output": p.raw_output,
                                "pred": dict(p.pred), "gold": dict(p.gold)}, ensure_ascii=False) + "\n"
                    for p in result.predictions)
+
+
+def log_translations(documents, texts: Mapping[str, str], split_of: Mapping[str, str]) -> None:
+    """translations.jsonl: what the extractor read on the translate route."""
+    rows = [{"id": d.id, "split": split_of[d.id], "source": d.text, "translation": texts[d.id],
+             "reference": d.reference} for d in documents]
+    mlflow.log_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "translations.jsonl")
+
+
+def log_route_effects(comparison_key: str, route: str, per_feature: Mapping[str, Mapping[str, float]],
+                      median_macro_f1: float) -> None:
+    """For every other route already run for the same cell (same model, prompt,
+    shots, data, seed), log the per-feature difference to the active run as
+    route_effects/<this>_vs_<other>.csv, and the median macro-F1 difference."""
+    from .metrics import ROUTE_EFFECT_METRICS, route_effects
+
+    active = mlflow.active_run()
+    client = mlflow.MlflowClient()
+    runs = client.search_runs([active.info.experiment_id], order_by=["attributes.start_time DESC"],
+                              filter_string=f"params.comparison_key = '{comparison_key}' "
+                                            f"and attributes.status = 'FINISHED'")
+    seen = {route}
+    for other in runs:
+        other_route = other.data.params.get("route")
+        if other_route in seen or other.info.run_id == active.info.run_id:
+            continue
+        seen.add(other_route)
+        theirs = {key: {m: other.data.metrics.get(f"feature/{key}/{m}", float("nan")) for m in ROUTE_EFFECT_METRICS}
+                  for key in per_feature}
+        rows = route_effects(per_feature, theirs)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["feature", "metric", other_route, route, "delta"])
+        writer.writerows([r["feature"], r["metric"], f"{r['other']:.6g}", f"{r['this']:.6g}", f"{r['delta']:.6g}"]
+                         for r in rows)
+        mlflow.log_text(buf.getvalue(), f"route_effects/{route}_vs_{other_route}.csv")
+        mlflow.log_metric(f"route_effect/{other_route}/median_macro_f1_delta",
+                          median_macro_f1 - other.data.metrics.get("median/macro_f1", 0.0))
 
 
 def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, dataset_path: str,

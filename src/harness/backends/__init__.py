@@ -18,18 +18,22 @@ class Backend(Protocol):
 
 
 log = logging.getLogger(__name__)
-_loaded: tuple[str, Backend] | None = None  # the last backend, reused by consecutive sweep cells
+# The two most recent backends (an extractor and a translator), reused by
+# consecutive sweep cells. Older ones are dropped to free their memory.
+_loaded: dict[str, Backend] = {}
+_KEEP = 2
 
 
 def load_backend(spec: Mapping[str, Any]) -> Backend:
     """Build the backend a model config names (`_target_` plus constructor
     arguments). The same spec twice in a row returns the already-loaded
     backend, so a sweep over prompts or shots loads each model once."""
-    global _loaded
     key = json.dumps(spec, sort_keys=True, default=str)
-    if _loaded is not None and _loaded[0] == key:
-        return _loaded[1]
-    _loaded = None  # let the previous model go before loading the next
+    if key in _loaded:
+        _loaded[key] = _loaded.pop(key)  # most recently used last
+        return _loaded[key]
+    while len(_loaded) >= _KEEP:  # let the oldest go before loading the next
+        _loaded.pop(next(iter(_loaded)))
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
@@ -41,5 +45,5 @@ def load_backend(spec: Mapping[str, Any]) -> Backend:
         if isinstance(cause, HarnessError):
             raise cause from None
         raise HarnessError(f"model.backend: cannot build {spec.get('_target_')}: {cause or e}") from None
-    _loaded = (key, backend)
+    _loaded[key] = backend
     return backend

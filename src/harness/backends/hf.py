@@ -10,7 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, StoppingCriteria
 
 from ..errors import HarnessError
-from ..models import resolve_model
+from ..models import fingerprint, resolve_model
 from ..records import Generation, Request
 
 
@@ -49,6 +49,8 @@ class TransformersBackend:
         self.device = _device(device)
         if dtype == "auto":
             dtype = "bfloat16" if self.device.type == "cuda" else "float32"
+        # What decides this backend's outputs: names its translations in the cache.
+        self.identity = f"{path}@{fingerprint(folder)}/{dtype}"
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.tokenizer.padding_side = "left"  # generation continues from the right edge
         if self.tokenizer.pad_token is None:

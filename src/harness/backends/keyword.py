@@ -26,7 +26,7 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-_CLAUSE = re.compile(r"[.!?؟،,;؛\n]|(?<!\w)(?:ولی|اما|لیکن|but)(?!\w)")
+_CLAUSE = re.compile(r"[.!?؟،,;؛۔\n]|(?<!\w)(?:ولی|اما|لیکن|but)(?!\w)")
 
 
 def _word_start(term: str) -> re.Pattern:
