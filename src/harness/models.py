@@ -39,7 +39,8 @@ def _hub_snapshot(repo_id: str, revision: Optional[str]) -> Path:
     except Exception:
         raise HarnessError(
             f"model {repo_id!r} is not in the local Hugging Face cache and downloads are off; "
-            f"put it there (huggingface-cli download {repo_id}) or set model.backend.path to a local folder"
+            f"put it there (huggingface-cli download {repo_id}) or point the config's backend path at a local "
+            "folder (model.backend.path, or translator.model.backend.path for the translator)"
         ) from None
 
 
