@@ -22,28 +22,6 @@ CONF_DIR = str(PROJECT_ROOT / "conf")
 register()
 
 
-def _feature_names(entries: list[dict], language: str) -> list[str]:
-    missing = [f["key"] for f in entries if language not in f["names"]]
-    if missing:
-        raise HarnessError(f"features: no {language!r} name for {', '.join(missing)} (features.entries[].names)")
-    return [f["names"][language] for f in entries]
-
-
-def _task(c: dict[str, Any]) -> "pipeline.Task":
-    from .pipeline import Task
-    from .prompts import pick_language
-
-    route, prompt, entries = c["route"], c["prompt"], c["features"]["entries"]
-    read_language = c["dataset"]["language"] if route["input"] == "source" else "en"
-    prompt_language = read_language if route["prompt_language"] == "source" else "en"
-    return Task(
-        keys=tuple(f["key"] for f in entries), names=tuple(_feature_names(entries, prompt_language)),
-        fmt=prompt["format"], language=read_language,
-        system=pick_language(prompt["system"], prompt_language, f"prompt={prompt['name']} system"),
-        lead_in=pick_language(prompt["lead_in"], prompt_language, f"prompt={prompt['name']} lead_in"),
-    )
-
-
 def _translate(c: dict[str, Any], translator, documents: list) -> tuple[dict[str, str], dict[str, float]]:
     """English for `documents` through the shared cache, and the metrics of doing so."""
     from . import translation
@@ -65,38 +43,30 @@ def run_config(cfg: DictConfig) -> float:
     """Run one grid cell; returns its objective, the median macro-F1."""
     from transformers import set_seed
 
-    from . import data, pipeline, splits, tracking
+    from . import data, pipeline, tracking
     from .backends import load_backend
+    from .cell import prepare
 
     c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # plain values from here on
     model, route, prompt, ds, split = c["model"], c["route"], c["prompt"], c["dataset"], c["split"]
     if route["input"] != "translation":
         c.pop("translator")  # not part of this cell: keeps it out of the params and the config hash
     set_seed(c["seed"])
-    task = _task(c)
 
     # Everything that can fail on bad input fails here, before a run exists.
-    columns = ds["columns"]
-    if route["input"] == "reference" and not columns["reference"]:
-        raise HarnessError(f"route={route['name']} needs dataset.columns.reference (dataset={ds['name']} has none)")
-    documents = data.load_documents(
-        ds["path"], id_column=columns["id"], text_column=columns["text"], reference_column=columns["reference"],
-        label_columns=data.label_columns_for(task.keys, columns["labels"]),
-    )
-    split_of = splits.split_ids([d.id for d in documents], pool=split["pool"], dev=split["dev"], seed=split["seed"])
-    evaluated = splits.evaluated_split(documents, split_of, split["evaluate"])[: ds["limit"]]
-    shots = splits.random_shots([d for d in documents if split_of[d.id] == "pool"], prompt["shots"], c["seed"])
+    cell = prepare(c)
+    task, split_of, evaluated, shots = cell.task, cell.split_of, cell.evaluated, cell.shots
     if route["input"] == "reference":
         texts = pipeline.reference_texts(shots + evaluated)
     translator = load_backend(c["translator"]["model"]["backend"]) if route["input"] == "translation" else None
     backend = load_backend(model["backend"])
 
     digest = data.file_digest(ds["path"])
-    protocol = pipeline.protocol_name(prompt["format"], prompt["shots"], prompt["selection"], split["evaluate"],
-                                      model["backend"].get("max_new_tokens"))
+    protocol = pipeline.protocol_name(prompt["format"], prompt["mode"], prompt["shots"], prompt["selection"],
+                                      split["evaluate"], model["backend"].get("max_new_tokens"))
     named = {
-        "model": model["name"], "route": route["name"], "prompt": prompt["name"], "shots": prompt["shots"],
-        "selection": prompt["selection"], "seed": c["seed"], "dataset": ds["name"], "dataset_digest": digest,
+        "model": model["name"], "route": route["name"], "prompt": prompt["name"], "mode": prompt["mode"],
+        "shots": prompt["shots"], "selection": prompt["selection"], "seed": c["seed"], "dataset": ds["name"], "dataset_digest": digest,
         "protocol": protocol, "config_hash": tracking.config_hash(c), "harness_version": __version__,
         "git_commit": tracking.git_commit(),
         # Same value for the runs of one cell on different routes: pairs them for the route comparison.

@@ -18,6 +18,11 @@ class AnswerFormat(str, Enum):
     json = "json"  # one JSON object, field name -> true/false
 
 
+class Mode(str, Enum):
+    generate = "generate"  # the model writes its answer (the study's way)
+    score = "score"  # P(true) vs P(false) read at each field of the answer template
+
+
 class Selection(str, Enum):
     random = "random"  # seeded random draw from the pool, as the study did
 
@@ -83,6 +88,7 @@ class SplitConf:
 class PromptConf:
     name: str = MISSING
     format: AnswerFormat = AnswerFormat.template
+    mode: Mode = Mode.generate
     shots: int = 3
     selection: Selection = Selection.random
     # language -> text. `system` holds `{template}`, `lead_in` holds `{text}`.

@@ -8,7 +8,7 @@ import warnings
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
-from sklearn.metrics import f1_score, matthews_corrcoef
+from sklearn.metrics import average_precision_score, f1_score, matthews_corrcoef, roc_auc_score
 
 METRICS = ("accuracy", "precision", "sensitivity", "specificity", "macro_f1", "mcc")
 
@@ -41,19 +41,35 @@ def feature_metrics(gold: Sequence[bool], pred: Sequence[Optional[bool]]) -> dic
     }
 
 
+def ranking_metrics(gold: Sequence[bool], prob: Sequence[float]) -> dict[str, float]:
+    """ROC-AUC and PR-AUC (average precision) of P(true); empty when only one
+    class occurs, where neither is defined."""
+    if len(set(gold)) < 2:
+        return {}
+    return {"roc_auc": float(roc_auc_score(gold, prob)), "pr_auc": float(average_precision_score(gold, prob))}
+
+
 def score(
-    gold: Sequence[Mapping[str, bool]], pred: Sequence[Mapping[str, Optional[bool]]], keys: Sequence[str]
+    gold: Sequence[Mapping[str, bool]], pred: Sequence[Mapping[str, Optional[bool]]], keys: Sequence[str],
+    prob: Optional[Sequence[Mapping[str, float]]] = None,
 ) -> dict[str, dict[str, float]]:
-    """feature key -> its metrics, over aligned lists of per-document labels."""
-    return {k: feature_metrics([g[k] for g in gold], [p[k] for p in pred]) for k in keys}
+    """feature key -> its metrics, over aligned lists of per-document labels
+    (and, in score mode, per-document probabilities)."""
+    out = {k: feature_metrics([g[k] for g in gold], [p[k] for p in pred]) for k in keys}
+    if prob is not None:
+        for k in keys:
+            out[k].update(ranking_metrics([g[k] for g in gold], [p[k] for p in prob]))
+    return out
 
 
 def summarize(per_feature: Mapping[str, Mapping[str, float]], n_docs: int) -> dict[str, float]:
     """Flat MLflow metrics: median/<m>, mean/<m>, feature/<key>/<m>, missing/*.
     The study's headline is the median over features."""
     out: dict[str, float] = {}
-    for m in METRICS:
-        values = [f[m] for f in per_feature.values()]
+    for m in METRICS + ("roc_auc", "pr_auc"):
+        values = [f[m] for f in per_feature.values() if m in f]
+        if m not in METRICS and not values:
+            continue
         out[f"median/{m}"] = float(statistics.median(values)) if values else 0.0
         out[f"mean/{m}"] = float(statistics.fmean(values)) if values else 0.0
     for key, f in per_feature.items():

@@ -12,7 +12,7 @@ from typing import Mapping, Optional, Sequence
 from . import metrics, parsing
 from .backends import Backend
 from .errors import HarnessError
-from .prompts import build_messages
+from .prompts import build_messages, filled_template, score_template
 from .records import Document, Generation, Prediction, Request
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,8 @@ class Task:
     fmt: str  # answer format: "template" or "json"
     system: str  # system message, holds {template}
     lead_in: str  # user turn, holds {text}
-    language: str  # language of the text the model reads
+    language: str = "en"  # language of the text the model reads
+    mode: str = "generate"  # or "score"
 
 
 @dataclass
@@ -56,19 +57,25 @@ def reference_texts(documents: Sequence[Document]) -> dict[str, str]:
 def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Document]) -> list[Request]:
     examples = [(s.text, [s.labels[k] for k in task.keys]) for s in shots]
     complete = partial(parsing.is_complete, names=task.names, fmt=task.fmt)
-    return [Request(doc_id=doc.id, text=doc.text, language=task.language, is_complete=complete,
+    score = score_template(task.names, task.fmt) if task.mode == "score" else None
+    return [Request(doc_id=doc.id, text=doc.text, language=task.language, is_complete=complete, score=score,
                     messages=build_messages(system=task.system, lead_in=task.lead_in, names=task.names,
                                             fmt=task.fmt, shots=examples, query=doc.text))
             for doc in documents]
 
 
 def to_prediction(task: Task, doc: Document, split: str, generation: Generation) -> Prediction:
+    text, probs = generation.text, None
     if generation.labels is not None:  # backends that predict directly (the keyword baseline)
         values = [generation.labels.get(k) for k in task.keys]
+    elif generation.probs is not None:  # score mode: never missing
+        values = [p > 0.5 for p in generation.probs]
+        probs = dict(zip(task.keys, generation.probs))
+        text = filled_template(task.names, values, task.fmt)
     else:
         values = parsing.PARSERS[task.fmt](generation.text, task.names)
-    return Prediction(doc_id=doc.id, split=split, raw_output=generation.text,
-                      pred=dict(zip(task.keys, values)), gold={k: doc.labels[k] for k in task.keys})
+    return Prediction(doc_id=doc.id, split=split, raw_output=text, pred=dict(zip(task.keys, values)),
+                      gold={k: doc.labels[k] for k in task.keys}, prob=probs)
 
 
 def render_prompt(backend: Backend, request: Request) -> str:
@@ -97,30 +104,44 @@ def run(
     if leaked:  # the split guarantees this; a violation is a bug, not a user error
         raise AssertionError(f"documents used as their own examples: {leaked}")
     requests = build_requests(task, shots, documents)
-    if hasattr(backend, "peak_gpu_mem_mb"):
-        backend.peak_gpu_mem_mb = 0.0
+    if hasattr(backend, "reset_stats"):
+        backend.reset_stats()
     generations: list[Generation] = []
     t0 = time.perf_counter()
     for start in range(0, len(requests), chunk_size):
         generations += backend.generate(requests[start:start + chunk_size])
         log.info("%d/%d documents, %.1f s", len(generations), len(requests), time.perf_counter() - t0)
     predictions = [to_prediction(task, d, split_of[d.id], g) for d, g in zip(documents, generations)]
-    per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions], task.keys)
+    per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions], task.keys,
+                                [p.prob for p in predictions] if task.mode == "score" and predictions[0].prob else None)
     summary = metrics.summarize(per_feature, len(predictions))
-    wall = sum(g.latency_s for g in generations)
-    summary.update(metrics.latency_summary([g.latency_s for g in generations],
-                                           sum(g.n_tokens for g in generations), wall))
-    if getattr(backend, "peak_gpu_mem_mb", 0.0):
-        summary["gpu/peak_mem_mb"] = backend.peak_gpu_mem_mb
+    summary.update(backend_metrics(backend, generations))
     return RunResult(predictions=predictions, per_feature=per_feature, metrics=summary,
                      shot_ids=[s.id for s in shots], example_prompt=render_prompt(backend, requests[0]),
                      generations=generations)
 
 
-def protocol_name(fmt: str, shots: int, selection: str, evaluate: str, max_new_tokens: Optional[int]) -> str:
+def backend_metrics(backend: Backend, generations: Sequence[Generation]) -> dict[str, float]:
+    """Latency and throughput over the backend calls, with the backend's own
+    split of that time where it keeps one (shared prefix, prefill, decode)."""
+    stats = getattr(backend, "stats", {})
+    wall = sum(g.latency_s for g in generations) + stats.get("prefix_s", 0.0)
+    out = metrics.latency_summary([g.latency_s for g in generations], sum(g.n_tokens for g in generations), wall)
+    for name in ("prefix_s", "prefill_s", "decode_s"):
+        if name in stats:
+            out[f"time/{name}"] = stats[name]
+    if stats.get("prefill_s"):
+        out["throughput/prompt_tokens_per_s"] = stats["prompt_tokens"] / stats["prefill_s"]
+    if getattr(backend, "peak_gpu_mem_mb", 0.0):
+        out["gpu/peak_mem_mb"] = backend.peak_gpu_mem_mb
+    return out
+
+
+def protocol_name(fmt: str, mode: str, shots: int, selection: str, evaluate: str,
+                  max_new_tokens: Optional[int]) -> str:
     """"reference" when a run follows the reference study's protocol exactly
     (its prompt and parser, 3 random shots, greedy 512 tokens, scored on every
     non-pool document), else "harness"."""
-    reference = (fmt == "template" and shots == 3 and selection == "random" and evaluate == "nonpool"
+    reference = (fmt == "template" and mode == "generate" and shots == 3 and selection == "random" and evaluate == "nonpool"
                  and max_new_tokens in (None, 512))
     return "reference" if reference else "harness"

@@ -7,6 +7,7 @@ import json
 from typing import Sequence
 
 from .errors import HarnessError
+from .records import ScoreSpec
 
 
 def empty_template(names: Sequence[str], fmt: str) -> str:
@@ -21,6 +22,20 @@ def filled_template(names: Sequence[str], values: Sequence[bool], fmt: str) -> s
     if fmt == "json":
         return json.dumps(dict(zip(names, values)), ensure_ascii=False)
     return "{" + ",\n".join(f"{n}: {v}" for n, v in zip(names, values)) + "}"
+
+
+def score_template(names: Sequence[str], fmt: str) -> ScoreSpec:
+    """The answer as score mode feeds it: the false word at every field (the
+    majority answer, so later fields see the likeliest context), with the
+    character span of each value."""
+    true_word, false_word = ("true", "false") if fmt == "json" else ("True", "False")
+    text = filled_template(names, [False] * len(names), fmt)
+    spans, at = [], 0
+    for name in names:
+        at = text.index(false_word, text.index(json.dumps(name, ensure_ascii=False) if fmt == "json" else name, at))
+        spans.append((at, at + len(false_word)))
+        at += len(false_word)
+    return ScoreSpec(text=text, spans=tuple(spans), true_word=true_word, false_word=false_word)
 
 
 def build_messages(

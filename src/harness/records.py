@@ -15,6 +15,18 @@ class Document:
 
 
 @dataclass(frozen=True)
+class ScoreSpec:
+    """The answer template for score mode: `text` holds a placeholder value
+    (the false word) at each field; `spans` are those values' character
+    ranges, in field order."""
+
+    text: str
+    spans: tuple[tuple[int, int], ...]
+    true_word: str
+    false_word: str
+
+
+@dataclass(frozen=True)
 class Request:
     """One prompt for a backend. `messages` are chat turns ({"role", "content"});
     `text` and `language` are the query document as the model reads it (the
@@ -26,6 +38,7 @@ class Request:
     language: str
     # Returns True once a partial answer holds every field, so generation can stop.
     is_complete: Optional[Callable[[str], bool]] = field(default=None, compare=False)
+    score: Optional[ScoreSpec] = None  # set: score the fields instead of generating
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,7 @@ class Generation:
     latency_s: float  # this document's share of its batch's wall time
     n_tokens: int = 0  # generated tokens
     labels: Optional[Mapping[str, bool]] = None  # set by backends that predict directly
+    probs: Optional[tuple[float, ...]] = None  # score mode: P(true) per field, in template order
 
 
 @dataclass(frozen=True)
@@ -44,3 +58,4 @@ class Prediction:
     raw_output: str
     pred: Mapping[str, Optional[bool]]  # None = missing (unparseable)
     gold: Mapping[str, bool]
+    prob: Optional[Mapping[str, float]] = None  # score mode: P(true) per feature

@@ -101,9 +101,13 @@ def per_feature_csv(per_feature: Mapping[str, Mapping[str, float]]) -> str:
 
 
 def predictions_jsonl(result: RunResult) -> str:
-    return "".join(json.dumps({"id": p.doc_id, "split": p.split, "raw_output": p.raw_output,
-                               "pred": dict(p.pred), "gold": dict(p.gold)}, ensure_ascii=False) + "\n"
-                   for p in result.predictions)
+    rows = []
+    for p in result.predictions:
+        row = {"id": p.doc_id, "split": p.split, "raw_output": p.raw_output, "pred": dict(p.pred), "gold": dict(p.gold)}
+        if p.prob is not None:
+            row["prob"] = dict(p.prob)
+        rows.append(json.dumps(row, ensure_ascii=False) + "\n")
+    return "".join(rows)
 
 
 def log_translations(documents, texts: Mapping[str, str], split_of: Mapping[str, str]) -> None:

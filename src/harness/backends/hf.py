@@ -1,8 +1,22 @@
-"""transformers backend: batched greedy generation with left padding that stops
-each sequence as soon as its answer can no longer change."""
+"""transformers backend.
+
+Every prompt of a run starts with the same system message and examples, so
+their key/value cache is computed once and shared by every document and
+batch. A batch row is `shared prefix | padding | the document's own tokens`:
+the padding sits between prefix and suffix, masked out, so one prefix cache
+serves rows of any length (positions come from the mask, so each suffix
+token keeps the position it has in its unpadded prompt).
+
+Two ways to answer:
+- generate: greedy decoding; a sequence stops as soon as its answer can no
+  longer change (the request's `is_complete`), the batch when all have;
+- score: one forward pass over the document and the answer template with a
+  placeholder value per field; at each field the model's next-token logits
+  for the true and false words give P(true)."""
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Callable, Optional, Sequence
 
@@ -11,27 +25,33 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, 
 
 from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
-from ..records import Generation, Request
+from ..records import Generation, Request, ScoreSpec
 
 
 class _StopWhenComplete(StoppingCriteria):
-    """Per-sequence stop: a finished sequence is padded while the others go on."""
+    """Per-sequence stop: a finished sequence is padded while the others go on.
+    Also notes when the first token arrived, which splits prefill from decode."""
 
     def __init__(self, tokenizer, prompt_len: int, checks: Sequence[Optional[Callable[[str], bool]]]):
         self.tokenizer, self.prompt_len, self.checks = tokenizer, prompt_len, list(checks)
         self.done = [False] * len(self.checks)
+        self.first_token_at: Optional[float] = None
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
         for i, check in enumerate(self.checks):
             if not self.done[i] and check is not None:
                 self.done[i] = check(self.tokenizer.decode(input_ids[i, self.prompt_len:], skip_special_tokens=True))
         return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
 
 
-def _device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+def _common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
+    """Length of the longest token prefix all rows share, at most `limit`."""
+    n = 0
+    while n < limit and all(r[n] == rows[0][n] for r in rows):
+        n += 1
+    return n
 
 
 class TransformersBackend:
@@ -42,66 +62,190 @@ class TransformersBackend:
         revision: Optional[str] = None,
         dtype: str = "auto",
         device: str = "auto",
-        batch_size: int = 8,
+        batch_size: int | str = "auto",
         max_new_tokens: int = 512,
     ):
         folder = resolve_model(path, gguf_file, revision)
-        self.device = _device(device)
+        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
         if dtype == "auto":
             dtype = "bfloat16" if self.device.type == "cuda" else "float32"
         # What decides this backend's outputs: names its translations in the cache.
         self.identity = f"{path}@{fingerprint(folder)}/{dtype}"
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.tokenizer.padding_side = "left"  # generation continues from the right edge
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         if self.tokenizer.chat_template is None:
             raise HarnessError(f"model {path}: its tokenizer has no chat template (an instruct model is needed)")
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(self.device).eval()
         self.context = getattr(self.model.config, "max_position_embeddings", None)
-        self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
-        self.peak_gpu_mem_mb = 0.0  # the pipeline resets it per run; stays 0 on the CPU
+        # On a CPU a forward pass is compute-bound and batches gain little; on
+        # a GPU wide batches are what keep it busy.
+        self.batch_size = (32 if self.device.type == "cuda" else 4) if batch_size == "auto" else int(batch_size)
+        self.max_new_tokens = max_new_tokens
         self.generation_config = GenerationConfig(
             do_sample=False, max_new_tokens=max_new_tokens,
             pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.model.generation_config.eos_token_id,
         )
+        self._prefix: tuple[tuple[int, ...], object] | None = None  # (token ids, their key/value cache)
+        self.reset_stats()
+        self._warm_up()
 
-    def render(self, request: Request) -> str:
-        """The exact prompt string the model sees."""
-        return self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True, tokenize=False)
+    # -- bookkeeping ---------------------------------------------------------------
+
+    def reset_stats(self) -> None:
+        """Time and memory counters a run reports (the pipeline resets them per run)."""
+        self.stats = {"prefix_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0, "prompt_tokens": 0, "gen_tokens": 0}
+        self.peak_gpu_mem_mb = 0.0
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
+    def _note_memory(self) -> None:
+        if self.device.type == "cuda":
+            self.peak_gpu_mem_mb = max(self.peak_gpu_mem_mb, torch.cuda.max_memory_allocated(self.device) / 2**20)
+
     @torch.inference_mode()
+    def _warm_up(self) -> None:
+        """One tiny forward pass, so kernel selection and allocation stay out of measured time."""
+        ids = self.tokenizer("warm up", return_tensors="pt").input_ids.to(self.device)
+        self.model(input_ids=ids)
+        self._sync()
+
+    # -- prompts -------------------------------------------------------------------
+
+    def render(self, request: Request) -> str:
+        """The exact prompt string the model sees."""
+        return self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True, tokenize=False)
+
+    def _token_rows(self, requests: Sequence[Request]) -> tuple[list[list[int]], int]:
+        """Token ids per request (prompt, plus the answer template in score
+        mode), and how many leading tokens a shared prefix may cover: it must
+        leave every row at least one prompt token of its own."""
+        rows, limit = [], None
+        for r in requests:
+            prompt = self.render(r)
+            ids = self.tokenizer(prompt + (r.score.text if r.score else ""), add_special_tokens=False).input_ids
+            n_prompt = len(self.tokenizer(prompt, add_special_tokens=False).input_ids) if r.score else len(ids)
+            limit = n_prompt - 1 if limit is None else min(limit, n_prompt - 1)
+            budget = len(ids) + (0 if r.score else self.max_new_tokens)
+            if self.context and budget > self.context:
+                raise HarnessError(f"document {r.doc_id}: prompt of {len(ids)} tokens"
+                                   f"{'' if r.score else f' plus max_new_tokens={self.max_new_tokens}'} exceeds "
+                                   f"the model's context of {self.context}")
+            rows.append(ids)
+        return rows, limit
+
+    @torch.inference_mode()
+    def _prefix_cache(self, rows: Sequence[Sequence[int]], limit: int) -> tuple[int, object]:
+        """(length, cache) of the shared prefix; reused across calls while it still fits."""
+        if self._prefix is not None:
+            ids, cache = self._prefix
+            n = len(ids)
+            if n <= limit and all(tuple(r[:n]) == ids for r in rows):
+                return n, cache
+        n = _common_prefix(rows, limit)
+        if n == 0:
+            return 0, None
+        self._sync()
+        t0 = time.perf_counter()
+        cache = self.model(input_ids=torch.tensor([rows[0][:n]], device=self.device), use_cache=True).past_key_values
+        self._sync()
+        self.stats["prefix_s"] += time.perf_counter() - t0
+        self._prefix = (tuple(rows[0][:n]), cache)
+        return n, cache
+
+    def _batch_inputs(self, rows: Sequence[Sequence[int]], n_prefix: int):
+        """`prefix | padding | suffix` ids and mask for a batch."""
+        width = max(len(r) for r in rows) - n_prefix
+        pad = self.tokenizer.pad_token_id
+        ids = [list(r[:n_prefix]) + [pad] * (width - len(r) + n_prefix) + list(r[n_prefix:]) for r in rows]
+        mask = [[1] * n_prefix + [0] * (width - len(r) + n_prefix) + [1] * (len(r) - n_prefix) for r in rows]
+        return torch.tensor(ids, device=self.device), torch.tensor(mask, device=self.device)
+
+    # -- the interface ---------------------------------------------------------------
+
     def generate(self, requests: Sequence[Request]) -> list[Generation]:
-        prompts = [self.render(r) for r in requests]
-        lengths = [len(self.tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
-        for r, n in zip(requests, lengths):
-            if self.context and n + self.max_new_tokens > self.context:
-                raise HarnessError(f"document {r.doc_id}: prompt of {n} tokens plus max_new_tokens="
-                                   f"{self.max_new_tokens} exceeds the model's context of {self.context}")
+        if not requests:
+            return []
+        rows, limit = self._token_rows(requests)
+        n_prefix, prefix_cache = self._prefix_cache(rows, limit)
         # Longest first: similar lengths share a batch, so little padding.
-        order = sorted(range(len(requests)), key=lambda i: -lengths[i])
+        order = sorted(range(len(requests)), key=lambda i: -len(rows[i]))
         out: list[Optional[Generation]] = [None] * len(requests)
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            batch = self.tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
-                                   add_special_tokens=False).to(self.device)
-            prompt_len = batch.input_ids.shape[1]
-            stop = _StopWhenComplete(self.tokenizer, prompt_len, [requests[i].is_complete for i in idx])
-            if self.device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(self.device)
-            self._sync()
-            t0 = time.perf_counter()
-            ids = self.model.generate(**batch, generation_config=self.generation_config, stopping_criteria=[stop])
-            self._sync()
-            per_doc = (time.perf_counter() - t0) / len(idx)
-            if self.device.type == "cuda":
-                self.peak_gpu_mem_mb = max(self.peak_gpu_mem_mb, torch.cuda.max_memory_allocated(self.device) / 2**20)
-            for row, i in zip(ids[:, prompt_len:], idx):
-                n_tokens = int((row != self.tokenizer.pad_token_id).sum())
-                text = self.tokenizer.decode(row, skip_special_tokens=True)
-                out[i] = Generation(doc_id=requests[i].doc_id, text=text, latency_s=per_doc, n_tokens=n_tokens)
+            batch = [requests[i] for i in idx]
+            cache = None
+            if prefix_cache is not None:  # each batch extends its own copy
+                cache = copy.deepcopy(prefix_cache)
+                cache.batch_repeat_interleave(len(idx))
+            ids, mask = self._batch_inputs([rows[i] for i in idx], n_prefix)
+            self.stats["prompt_tokens"] += int(mask[:, n_prefix:].sum())
+            run = self._score if batch[0].score else self._decode
+            for i, g in zip(idx, run(batch, ids, mask, n_prefix, cache)):
+                out[i] = g
         return out  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def _decode(self, batch, ids, mask, n_prefix, cache) -> list[Generation]:
+        stop = _StopWhenComplete(self.tokenizer, ids.shape[1], [r.is_complete for r in batch])
+        self._sync()
+        t0 = time.perf_counter()
+        out = self.model.generate(input_ids=ids, attention_mask=mask, cache=cache,
+                                  generation_config=self.generation_config, stopping_criteria=[stop])
+        self._sync()
+        end = time.perf_counter()
+        self._note_memory()
+        first = stop.first_token_at or end
+        self.stats["prefill_s"] += first - t0
+        self.stats["decode_s"] += end - first
+        generations = []
+        for r, row in zip(batch, out[:, ids.shape[1]:]):
+            n_tokens = int((row != self.tokenizer.pad_token_id).sum())
+            self.stats["gen_tokens"] += n_tokens
+            generations.append(Generation(doc_id=r.doc_id, text=self.tokenizer.decode(row, skip_special_tokens=True),
+                                          latency_s=(end - t0) / len(batch), n_tokens=n_tokens))
+        return generations
+
+    def _value_ids(self, spec: ScoreSpec) -> tuple[int, int]:
+        """Token ids of the true and false words where the template puts a value."""
+        start, end = spec.spans[0]
+        placeholder = self.tokenizer(spec.text, add_special_tokens=False).input_ids
+        alternative = self.tokenizer(spec.text[:start] + spec.true_word + spec.text[end:],
+                                     add_special_tokens=False).input_ids
+        j = next(k for k, (a, b) in enumerate(zip(placeholder, alternative)) if a != b)
+        return alternative[j], placeholder[j]
+
+    @torch.inference_mode()
+    def _score(self, batch, ids, mask, n_prefix, cache) -> list[Generation]:
+        true_id, false_id = self._value_ids(batch[0].score)
+        suffix_mask = mask[:, n_prefix:]
+        # Positions continue from the prefix and skip the padding.
+        positions = (n_prefix + suffix_mask.cumsum(-1) - 1).clamp(min=n_prefix)
+        self._sync()
+        t0 = time.perf_counter()
+        logits = self.model(input_ids=ids[:, n_prefix:], attention_mask=mask, position_ids=positions,
+                            cache=cache, use_cache=True).logits
+        self._sync()
+        elapsed = time.perf_counter() - t0
+        self._note_memory()
+        self.stats["prefill_s"] += elapsed
+        generations = []
+        for b, r in enumerate(batch):
+            prompt = self.render(r)
+            enc = self.tokenizer(prompt + r.score.text, add_special_tokens=False, return_offsets_mapping=True)
+            pad = ids.shape[1] - len(enc.input_ids)  # this row's padding, between prefix and suffix
+            probs = []
+            for start, _ in r.score.spans:
+                at = len(prompt) + start
+                j = next(k for k, (a, b_) in enumerate(enc.offset_mapping) if b_ > at)  # the value's token
+                if enc.input_ids[j] != false_id:
+                    raise RuntimeError(f"document {r.doc_id}: the answer template tokenizes unexpectedly at {at}")
+                row_logits = logits[b, j - 1 + pad - n_prefix].float()
+                probs.append(float(torch.sigmoid(row_logits[true_id] - row_logits[false_id])))
+            generations.append(Generation(doc_id=r.doc_id, text="", latency_s=elapsed / len(batch),
+                                          probs=tuple(probs)))
+        return generations
