@@ -72,3 +72,14 @@ def test_config_typos_get_hydras_message(workdir, override):
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert override.split("=")[0].split(".")[-1] in proc.stderr
+
+
+def test_vllm_backend_without_vllm_is_a_clear_error(workdir):
+    pytest.importorskip("torch")
+    try:
+        import vllm  # noqa: F401
+        pytest.skip("vLLM is installed here")
+    except ImportError:
+        pass
+    proc = run_harness("model=qwen2.5-7b-vllm", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir)
+    _one_clear_error(proc, "vLLM")

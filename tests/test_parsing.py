@@ -47,3 +47,22 @@ def test_complete_only_when_no_more_text_can_change_the_parse():
     assert is_complete(partial + "ue}", NAMES, "template")
     assert not is_complete('{"Fever": true', NAMES, "json")
     assert is_complete('{"Fever": true}', NAMES, "json")
+
+
+def test_answer_regex_matches_exactly_the_well_formed_answers():
+    import re
+
+    from harness.prompts import answer_regex
+
+    for fmt in ("template", "json"):
+        pattern = re.compile(answer_regex(NAMES, fmt))
+        assert pattern.fullmatch(filled_template(NAMES, [True, False, True], fmt))
+        assert not pattern.fullmatch(filled_template(NAMES[:2], [True, False], fmt))
+
+
+def test_score_template_spans_point_at_the_values():
+    from harness.prompts import score_template
+
+    for fmt in ("template", "json"):
+        spec = score_template(NAMES, fmt)
+        assert [spec.text[a:b] for a, b in spec.spans] == [spec.false_word] * len(NAMES)

@@ -3,7 +3,9 @@ and the examples. Shared by `harness`, `harness-tune` and the benchmark."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import data, splits
@@ -42,6 +44,27 @@ def task_of(c: dict[str, Any]) -> Task:
     )
 
 
+def select_shots(documents: list[Document], split_of: dict[str, str], prompt: dict[str, Any],
+                 keys: tuple[str, ...], seed: int) -> list[Document]:
+    pool = [d for d in documents if split_of[d.id] == "pool"]
+    selection = prompt["selection"]
+    if selection == "random":
+        return splits.random_shots(pool, prompt["shots"], seed)
+    if selection == "balanced":
+        return splits.balanced_shots(pool, prompt["shots"], keys, seed)
+    if selection == "fixed":
+        return splits.fixed_shots(documents, split_of, prompt["shot_ids"], "prompt.shot_ids")
+    path = prompt["selection_file"]
+    if not path or not Path(path).is_file():
+        raise HarnessError(f"prompt.selection=tuned needs prompt.selection_file naming a file harness-tune "
+                           f"wrote (got {path!r})")
+    try:
+        ids = json.loads(Path(path).read_text(encoding="utf-8"))["ids"]
+    except (ValueError, KeyError, TypeError):
+        raise HarnessError(f"{path}: not a selection file (a JSON object with an \"ids\" list)") from None
+    return splits.fixed_shots(documents, split_of, ids, path)
+
+
 def prepare(c: dict[str, Any]) -> Cell:
     """Load and validate the data, split it and draw the examples: every
     check that bad input can fail, before any model or run exists."""
@@ -56,5 +79,5 @@ def prepare(c: dict[str, Any]) -> Cell:
     )
     split_of = splits.split_ids([d.id for d in documents], pool=split["pool"], dev=split["dev"], seed=split["seed"])
     evaluated = splits.evaluated_split(documents, split_of, split["evaluate"])[: ds["limit"]]
-    shots = splits.random_shots([d for d in documents if split_of[d.id] == "pool"], prompt["shots"], c["seed"])
+    shots = select_shots(documents, split_of, prompt, task.keys, c["seed"])
     return Cell(task=task, documents=documents, split_of=split_of, evaluated=evaluated, shots=shots)

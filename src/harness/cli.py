@@ -49,6 +49,7 @@ def run_config(cfg: DictConfig) -> float:
 
     c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # plain values from here on
     model, route, prompt, ds, split = c["model"], c["route"], c["prompt"], c["dataset"], c["split"]
+    c.pop("tune", None)
     if route["input"] != "translation":
         c.pop("translator")  # not part of this cell: keeps it out of the params and the config hash
     set_seed(c["seed"])
@@ -62,22 +63,25 @@ def run_config(cfg: DictConfig) -> float:
     backend = load_backend(model["backend"])
 
     digest = data.file_digest(ds["path"])
-    protocol = pipeline.protocol_name(prompt["format"], prompt["mode"], prompt["shots"], prompt["selection"],
+    k = len(shots)
+    protocol = pipeline.protocol_name(prompt["format"], prompt["mode"], k, prompt["selection"],
                                       split["evaluate"], model["backend"].get("max_new_tokens"))
     named = {
         "model": model["name"], "route": route["name"], "prompt": prompt["name"], "mode": prompt["mode"],
-        "shots": prompt["shots"], "selection": prompt["selection"], "seed": c["seed"], "dataset": ds["name"], "dataset_digest": digest,
+        "shots": k, "selection": prompt["selection"], "seed": c["seed"], "dataset": ds["name"], "dataset_digest": digest,
         "protocol": protocol, "config_hash": tracking.config_hash(c), "harness_version": __version__,
         "git_commit": tracking.git_commit(),
         # Same value for the runs of one cell on different routes: pairs them for the route comparison.
         "comparison_key": tracking.config_hash({k: v for k, v in c.items() if k not in ("route", "translator")}),
     }
     tags = {"model": model["name"], "family": model["family"], "params_b": str(model["params_b"]),
-            "route": route["name"], "language": ds["language"], "shots": str(prompt["shots"]), "protocol": protocol}
+            "route": route["name"], "language": ds["language"], "shots": str(k), "protocol": protocol,
+            **c["tracking"]["tags"]}
     t = c["tracking"]
     with tracking.tracked_run(uri=t["uri"], experiment=t["experiment"], artifact_location=t["artifact_location"],
-                              run_name=f"{model['name']}|{route['name']}|{prompt['shots']}shot",
-                              params={**tracking.flatten(c), **named}, tags=tags) as run_id:
+                              run_name=f"{model['name']}|{route['name']}|{k}shot",
+                              params={**tracking.flatten(c), **named}, tags=tags,
+                              system_metrics=t["system_metrics"]) as run_id:
         log.info("run %s: %s on %d %s documents of %s", run_id, model["name"], len(evaluated), split["evaluate"],
                  ds["name"])
         extra: dict[str, float] = {}

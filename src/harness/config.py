@@ -25,6 +25,9 @@ class Mode(str, Enum):
 
 class Selection(str, Enum):
     random = "random"  # seeded random draw from the pool, as the study did
+    balanced = "balanced"  # examples that together cover each feature's positives
+    fixed = "fixed"  # the ids in prompt.shot_ids
+    tuned = "tuned"  # the ids harness-tune wrote to prompt.selection_file
 
 
 class Evaluate(str, Enum):
@@ -89,8 +92,10 @@ class PromptConf:
     name: str = MISSING
     format: AnswerFormat = AnswerFormat.template
     mode: Mode = Mode.generate
-    shots: int = 3
+    shots: int = 3  # k (fixed and tuned selections bring their own)
     selection: Selection = Selection.random
+    shot_ids: List[str] = field(default_factory=list)  # selection=fixed
+    selection_file: Optional[str] = None  # selection=tuned: written by harness-tune
     # language -> text. `system` holds `{template}`, `lead_in` holds `{text}`.
     system: Dict[str, str] = MISSING
     lead_in: Dict[str, str] = MISSING
@@ -126,6 +131,23 @@ class TrackingConf:
     experiment: str = "harness"
     # Where a new experiment keeps its artifacts (ignored for existing ones).
     artifact_location: Optional[str] = "mlruns/artifacts"
+    tags: Dict[str, str] = field(default_factory=dict)  # extra tags on every run
+    # MLflow system metrics (CPU, memory; GPU utilisation with nvidia-ml-py installed) every 10 s.
+    system_metrics: bool = False
+
+
+@dataclass
+class TuneConf:
+    study: str = MISSING  # Optuna study name; rerunning it resumes
+    n_trials: int = 20  # trials in the study, all workers together
+    timeout: Optional[float] = None  # seconds for this worker
+    objective: str = "macro_f1"  # median over features on dev: macro_f1 or mcc
+    k_range: Optional[List[int]] = None  # [min, max]: search k too; null: k = prompt.shots
+    chunk_size: int = 16  # dev documents per pruning step
+    dev_limit: Optional[int] = None  # score trials on the first N dev documents
+    storage: str = "sqlite:///mlruns/optuna.db"
+    selection_dir: str = "mlruns/selections"  # where the best selection is written
+    startup_trials: int = 4  # trials before the pruner may stop one
 
 
 @dataclass
@@ -139,6 +161,7 @@ class Config:
     split: SplitConf = field(default_factory=SplitConf)
     tracking: TrackingConf = field(default_factory=TrackingConf)
     seed: int = 42  # shot draw and decoding
+    tune: Optional[TuneConf] = None  # harness-tune only (conf/tune.yaml)
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -4,6 +4,7 @@ to chat messages. The model's chat template turns these into tokens."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Sequence
 
 from .errors import HarnessError
@@ -22,6 +23,14 @@ def filled_template(names: Sequence[str], values: Sequence[bool], fmt: str) -> s
     if fmt == "json":
         return json.dumps(dict(zip(names, values)), ensure_ascii=False)
     return "{" + ",\n".join(f"{n}: {v}" for n, v in zip(names, values)) + "}"
+
+
+def answer_regex(names: Sequence[str], fmt: str) -> str:
+    """A regular expression matching exactly the well-formed answers."""
+    if fmt == "json":
+        items = [re.escape(json.dumps(n, ensure_ascii=False)) + r": (true|false)" for n in names]
+        return r"\{" + ", ".join(items) + r"\}"
+    return r"\{" + r",\n".join(re.escape(n) + r": (True|False)" for n in names) + r"\}"
 
 
 def score_template(names: Sequence[str], fmt: str) -> ScoreSpec:

@@ -39,6 +39,7 @@ class Request:
     # Returns True once a partial answer holds every field, so generation can stop.
     is_complete: Optional[Callable[[str], bool]] = field(default=None, compare=False)
     score: Optional[ScoreSpec] = None  # set: score the fields instead of generating
+    answer_regex: Optional[str] = None  # the answer's shape, for backends that constrain decoding
 
 
 @dataclass(frozen=True)

@@ -34,3 +34,36 @@ def random_shots(pool: Sequence[Document], k: int, seed: int) -> list[Document]:
     if k > len(pool):
         raise HarnessError(f"prompt.shots={k} but the pool holds only {len(pool)} documents (raise split.pool)")
     return random.Random(seed).sample(sorted(pool, key=lambda d: d.id), k)
+
+
+def balanced_shots(pool: Sequence[Document], k: int, keys: Sequence[str], seed: int) -> list[Document]:
+    """k examples that together show as many features' positives as possible:
+    greedily the document covering most still-uncovered features (ties broken
+    by a seeded shuffle), then a seeded random fill."""
+    if k > len(pool):
+        raise HarnessError(f"prompt.shots={k} but the pool holds only {len(pool)} documents (raise split.pool)")
+    candidates = sorted(pool, key=lambda d: d.id)
+    random.Random(seed).shuffle(candidates)
+    chosen: list[Document] = []
+    uncovered = set(keys)
+    while len(chosen) < k and uncovered:
+        best = max((d for d in candidates if d not in chosen),
+                   key=lambda d: sum(d.labels[key] for key in uncovered))
+        if not any(best.labels[key] for key in uncovered):
+            break
+        chosen.append(best)
+        uncovered -= {key for key in keys if best.labels[key]}
+    chosen += [d for d in candidates if d not in chosen][: k - len(chosen)]
+    return chosen
+
+
+def fixed_shots(documents: Sequence[Document], split_of: dict[str, str], ids: Sequence[str], what: str) -> list[Document]:
+    """The named examples, which must all be pool documents."""
+    by_id = {d.id: d for d in documents}
+    for doc_id in ids:
+        if doc_id not in by_id:
+            raise HarnessError(f"{what}: example {doc_id!r} is not in the dataset")
+        if split_of[doc_id] != "pool":
+            raise HarnessError(f"{what}: example {doc_id!r} is a {split_of[doc_id]} document; examples must come "
+                               "from the pool (same split.seed, split.pool and split.dev as when it was chosen?)")
+    return [by_id[i] for i in ids]

@@ -64,13 +64,14 @@ def _experiment_id(name: str, artifact_location: Optional[str], uri: str) -> str
         return found.experiment_id
 
 
-@contextlib.contextmanager
-def tracked_run(
-    *, uri: str, experiment: str, artifact_location: Optional[str], run_name: str,
-    params: Mapping[str, Any], tags: Mapping[str, str],
-) -> Iterator[str]:
-    """An MLflow run around the body; yields its id. A body that raises leaves
-    the run marked FAILED, not looking like a result."""
+def _log_params(params: Mapping[str, Any]) -> None:
+    items = [(k, str(v) if len(str(v)) <= _PARAM_MAX else str(v)[:_PARAM_MAX - 1] + "…") for k, v in params.items()]
+    for i in range(0, len(items), _PARAM_BATCH):
+        mlflow.log_params(dict(items[i:i + _PARAM_BATCH]))
+
+
+def _open_store(uri: str, experiment: str, artifact_location: Optional[str]) -> str:
+    """Point MLflow at the store and return the experiment's id (created if new)."""
     mlflow.set_tracking_uri(uri)
     if uri.startswith("sqlite:///"):
         # Parallel jobs opening a new SQLite store at once race on MLflow's
@@ -81,13 +82,70 @@ def tracked_run(
         db.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{db}.lock"):
             mlflow.MlflowClient().search_experiments(max_results=1)
-    experiment_id = _experiment_id(experiment, artifact_location, uri)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags)) as run:
-        items = [(k, str(v) if len(str(v)) <= _PARAM_MAX else str(v)[:_PARAM_MAX - 1] + "…")
-                 for k, v in params.items()]
-        for i in range(0, len(items), _PARAM_BATCH):
-            mlflow.log_params(dict(items[i:i + _PARAM_BATCH]))
+    return _experiment_id(experiment, artifact_location, uri)
+
+
+@contextlib.contextmanager
+def tracked_run(
+    *, uri: str, experiment: str, artifact_location: Optional[str], run_name: str,
+    params: Mapping[str, Any], tags: Mapping[str, str], system_metrics: bool = False,
+) -> Iterator[str]:
+    """An MLflow run around the body; yields its id. A body that raises leaves
+    the run marked FAILED, not looking like a result."""
+    experiment_id = _open_store(uri, experiment, artifact_location)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags),
+                          log_system_metrics=system_metrics) as run:
+        _log_params(params)
         yield run.info.run_id
+
+
+@contextlib.contextmanager
+def study_run(*, uri: str, experiment: str, artifact_location: Optional[str], study: str,
+              params: Mapping[str, Any]) -> Iterator[str]:
+    """The parent run of an Optuna study: resumed when the study is, so every
+    worker and every resumption nests its trials under one run."""
+    experiment_id = _open_store(uri, experiment, artifact_location)
+    found = mlflow.MlflowClient().search_runs(
+        [experiment_id], filter_string=f"tags.`harness.study` = '{study}' and tags.`harness.role` = 'study'",
+        order_by=["attributes.start_time ASC"], max_results=1)
+    if found:
+        with mlflow.start_run(run_id=found[0].info.run_id) as run:
+            yield run.info.run_id
+        return
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"tune|{study}",
+                          tags={"harness.study": study, "harness.role": "study"}) as run:
+        _log_params(params)
+        yield run.info.run_id
+
+
+@contextlib.contextmanager
+def trial_run(number: int, params: Mapping[str, Any], pruned: type[BaseException]) -> Iterator[None]:
+    """A nested run per trial, tagged with how the trial ended."""
+    mlflow.start_run(run_name=f"trial {number}", nested=True, experiment_id=mlflow.active_run().info.experiment_id,
+                     tags={"harness.role": "trial", "optuna_trial": str(number)})
+    _log_params(params)
+    try:
+        yield
+    except pruned:
+        mlflow.set_tag("optuna_state", "PRUNED")
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException:
+        mlflow.set_tag("optuna_state", "FAIL")
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.set_tag("optuna_state", "COMPLETE")
+    mlflow.end_run()
+
+
+def log_metrics(metrics: Mapping[str, float], step: Optional[int] = None) -> None:
+    mlflow.log_metrics(dict(metrics), step=step)
+
+
+def log_study_result(tags: Mapping[str, str], metrics: Mapping[str, float], selection_file: str) -> None:
+    mlflow.set_tags(dict(tags))
+    mlflow.log_metrics(dict(metrics))
+    mlflow.log_artifact(selection_file)
 
 
 def per_feature_csv(per_feature: Mapping[str, Mapping[str, float]]) -> str:

@@ -1,0 +1,185 @@
+"""Throughput: the reference study's way against the harness, in one process.
+
+    python benchmarks/throughput.py                      # CPU defaults: embedded model, 8 documents, 3 shots
+    python benchmarks/throughput.py --docs 64 --model qwen2.5-7b --study-batch 4
+
+On the same documents, prompt and model it times, after a warm-up:
+  (a) the study: transformers pipeline("text-generation"), greedy,
+      max_new_tokens 512, batched (--study-batch), each answer parsed with
+      the reference parser;
+  (b) the harness, generate mode (shared prefix cache, batched, early stop);
+  (c) the harness, score mode (one forward pass per document).
+It prints documents per second, the ratios b/a and c/a, peak memory, the
+agreement of (a) and (b) predictions (greedy decoding: they must agree) and of
+(b) and (c), and the achieved model FLOP/s as a fraction of this machine's
+measured matmul peak. Routes: native (the Persian transcripts, English
+prompt) and reference (the English reference translations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from harness import parsing, pipeline  # noqa: E402
+from harness.backends import load_backend  # noqa: E402
+from harness.cell import prepare  # noqa: E402
+from harness.config import register  # noqa: E402
+
+
+class PeakMemory:
+    """Peak resident memory (and CUDA memory) while the block runs."""
+
+    def __enter__(self):
+        self.rss, self._stop = psutil.Process().memory_info().rss, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.05):
+            self.rss = max(self.rss, psutil.Process().memory_info().rss)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+
+    def __str__(self):
+        return f"RSS {self.rss / 2**20:,.0f} MB" + (f", GPU {self.gpu:,.0f} MB" if self.gpu is not None else "")
+
+
+def matmul_peak_flops(device: torch.device, dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> float:
+    """This machine's dense matmul rate: the ceiling for a transformer's FLOP/s."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    torch.matmul(a, b)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch.matmul(a, b)
+        count += 1
+    sync()
+    return 2 * n**3 * count / (time.perf_counter() - start)
+
+
+def study_way(backend, requests, batch_size: int) -> tuple[list[str], int]:
+    """The study's loop: a text-generation pipeline over the chat messages,
+    greedy, 512 new tokens. Returns the answers and the tokens processed."""
+    from transformers import pipeline as hf_pipeline
+
+    generator = hf_pipeline("text-generation", model=backend.model, tokenizer=backend.tokenizer,
+                            batch_size=batch_size, device=backend.model.device)
+    generator.tokenizer.padding_side = "left"
+    outputs = generator([list(r.messages) for r in requests], max_new_tokens=512, do_sample=False,
+                        return_full_text=False, pad_token_id=backend.tokenizer.pad_token_id)
+    answers = [o[0]["generated_text"] for o in outputs]
+    tokens = sum(len(backend.tokenizer(backend.render(r) + a, add_special_tokens=False).input_ids)
+                 for r, a in zip(requests, answers))
+    return answers, tokens
+
+
+def agreement(a: list[list], b: list[list]) -> tuple[float, int]:
+    """Share of (document, field) values equal, and documents with any difference."""
+    same = sum(x == y for ra, rb in zip(a, b) for x, y in zip(ra, rb))
+    return same / sum(len(r) for r in a), sum(ra != rb for ra, rb in zip(a, b))
+
+
+def bench_route(route: str, args, peak: float) -> dict:
+    register()
+    overrides = [f"model={args.model}", f"route={route}", f"prompt.shots={args.shots}", f"dataset={args.dataset}",
+                 f"dataset.limit={args.docs}"]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        c = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True, enum_to_str=True)
+    cell = prepare(c)
+    shots, docs = cell.shots, cell.evaluated
+    if route == "reference":
+        texts = pipeline.reference_texts(shots + docs)
+        shots, docs = pipeline.with_texts(shots, texts), pipeline.with_texts(docs, texts)
+    backend = load_backend(c["model"]["backend"])
+    if args.batch_size:
+        backend.batch_size = args.batch_size
+    n_params = sum(p.numel() for p in backend.model.parameters())
+    generate_task, score_task = cell.task, replace(cell.task, mode="score")
+    requests = pipeline.build_requests(generate_task, shots, docs)
+    print(f"\n== route={route}: {len(docs)} documents of {args.dataset}, {args.shots} shots, model {args.model} "
+          f"({n_params / 1e6:,.0f}M parameters, batch {backend.batch_size}), prompts of "
+          f"{min(len(backend.tokenizer(backend.render(r)).input_ids) for r in requests)}-"
+          f"{max(len(backend.tokenizer(backend.render(r)).input_ids) for r in requests)} tokens")
+
+    # Warm-up, untimed: one short generation each way, one scoring pass.
+    study_way(backend, requests[:1], 1)
+    pipeline.run(generate_task, backend, shots, docs[:1], cell.split_of)
+    pipeline.run(score_task, backend, shots, docs[:1], cell.split_of)
+
+    results = {}
+    with PeakMemory() as mem:
+        start = time.perf_counter()
+        answers, tokens = study_way(backend, requests, args.study_batch)
+        elapsed = time.perf_counter() - start
+    results["a"] = dict(s=elapsed, mem=mem, tokens=tokens,
+                        pred=[parsing.parse_template(t, generate_task.names) for t in answers])
+    for name, task in (("b", generate_task), ("c", score_task)):
+        backend.forget_prefix()  # no head start from the warm-up: the prefix is computed inside the timing
+        with PeakMemory() as mem:
+            start = time.perf_counter()
+            result = pipeline.run(task, backend, shots, docs, cell.split_of)
+            elapsed = time.perf_counter() - start
+        tokens = backend.stats["prefix_tokens"] + backend.stats["prompt_tokens"] + backend.stats["gen_tokens"]
+        results[name] = dict(s=elapsed, mem=mem, tokens=tokens,
+                             pred=[[p.pred[k] for k in task.keys] for p in result.predictions])
+
+    labels = {"a": "study pipeline", "b": "harness generate", "c": "harness score"}
+    for name, r in results.items():
+        flops = 2 * n_params * r["tokens"] / r["s"]
+        print(f"({name}) {labels[name]:17s} {len(docs) / r['s']:7.3f} docs/s  {r['s']:7.1f} s  "
+              f"{flops / 1e9:7.1f} GFLOP/s = {flops / peak:5.1%} of peak  {r['mem']}")
+    ab, ab_docs = agreement(results["a"]["pred"], results["b"]["pred"])
+    bc, bc_docs = agreement(results["b"]["pred"], results["c"]["pred"])
+    speed = {k: len(docs) / r["s"] for k, r in results.items()}
+    print(f"b/a = {speed['b'] / speed['a']:.1f}x   c/a = {speed['c'] / speed['a']:.1f}x")
+    print(f"agreement (a)-(b): {ab:.1%} of fields, {ab_docs} documents differ"
+          f"{'  <- greedy decoding must agree' if ab_docs else ''}")
+    print(f"agreement (b)-(c): {bc:.1%} of fields, {bc_docs} documents differ")
+    return {"b/a": speed["b"] / speed["a"], "c/a": speed["c"] / speed["a"], "a-b documents differ": ab_docs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--dataset", default="demo_fa")
+    parser.add_argument("--routes", default="native,reference")
+    parser.add_argument("--docs", type=int, default=8)
+    parser.add_argument("--shots", type=int, default=3)
+    parser.add_argument("--study-batch", type=int, default=4, help="the study pipeline's batch size")
+    parser.add_argument("--batch-size", type=int, default=None, help="the harness's (default: the backend's auto)")
+    args = parser.parse_args()
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    peak = matmul_peak_flops(device, dtype)
+    print(f"device {device} ({torch.get_num_threads()} threads), measured matmul peak {peak / 1e9:,.1f} GFLOP/s "
+          f"({dtype}); model FLOPs counted as 2 x parameters x tokens processed (attention excluded)")
+    summary = {route: bench_route(route, args, peak) for route in args.routes.split(",")}
+    print("\nsummary: " + "; ".join(f"{route}: generate {s['b/a']:.1f}x, score {s['c/a']:.1f}x the study's pipeline"
+                                    for route, s in summary.items()))
+    print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""`harness-tune`: an Optuna study over which pool documents serve as the
+examples, for one model and route.
+
+Examples come only from the pool, trials are judged only on dev, and the
+winner is scored once on test, as an ordinary `harness` run. A trial scores
+dev in chunks and reports after each, so the pruner can stop a hopeless
+example set early. The study lives in an RDB storage (SQLite by default):
+rerunning the same study name resumes it, and several workers on one storage
+share its trial budget."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import hydra
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from .cli import CONF_DIR, _translate, run_config
+from .config import register
+from .errors import HarnessError
+from .records import Document
+
+log = logging.getLogger("harness.tune")
+register()
+
+
+def _reader(c: dict[str, Any], translator) -> Callable[[list[Document]], list[Document]]:
+    """Documents as the model reads them on this route."""
+    from . import pipeline
+
+    kind = c["route"]["input"]
+    if kind == "source":
+        return list
+    if kind == "reference":
+        return lambda docs: pipeline.with_texts(docs, pipeline.reference_texts(docs))
+    return lambda docs: pipeline.with_texts(docs, _translate(c, translator, docs)[0])
+
+
+def _storage(url: str):
+    import optuna
+
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+    except Exception as e:  # a bad URL or an unreachable database
+        raise HarnessError(f"tune.storage={url}: {str(e).splitlines()[0]}") from None
+
+
+def tune_config(cfg: DictConfig) -> float:
+    """Run (or resume) the study; write the best selection; score it on test."""
+    import optuna
+
+    from . import metrics, pipeline, splits, tracking
+    from .backends import load_backend
+    from .cell import prepare
+
+    c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    t = c.pop("tune")
+    if t["objective"] not in ("macro_f1", "mcc"):
+        raise HarnessError(f"tune.objective={t['objective']!r}: use macro_f1 or mcc")
+    cell = prepare({**c, "split": {**c["split"], "evaluate": "dev"}, "dataset": {**c["dataset"], "limit": t["dev_limit"]},
+                    "prompt": {**c["prompt"], "selection": "random", "shots": 0}})
+    pool = sorted(d.id for d in cell.documents if cell.split_of[d.id] == "pool")
+    by_id = {d.id: d for d in cell.documents}
+    k_low, k_high = t["k_range"] or (c["prompt"]["shots"], c["prompt"]["shots"])
+    if not 0 < k_low <= k_high <= len(pool):
+        raise HarnessError(f"tune: k from {k_low} to {k_high} examples, but the pool holds {len(pool)} "
+                           "(tune.k_range, prompt.shots)")
+    translator = load_backend(c["translator"]["model"]["backend"]) if c["route"]["input"] == "translation" else None
+    backend = load_backend(c["model"]["backend"])
+    read = _reader(c, translator)
+    dev = read(cell.evaluated)
+    objective_key = f"median/{t['objective']}"
+
+    sampler = optuna.samplers.TPESampler(seed=c["seed"])
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=t["startup_trials"], n_warmup_steps=1)
+    study = optuna.create_study(study_name=t["study"], storage=_storage(t["storage"]), sampler=sampler,
+                                pruner=pruner, direction="maximize", load_if_exists=True)
+    if not study.trials:  # a new study starts from the baselines
+        pool_docs = [by_id[i] for i in pool]
+        for shots in (splits.random_shots(pool_docs, k_low, c["seed"]),
+                      splits.balanced_shots(pool_docs, k_low, cell.task.keys, c["seed"])):
+            study.enqueue_trial({"k": k_low, **{f"shot_{i}": d.id for i, d in enumerate(shots)}},
+                                skip_if_exists=True)
+
+    def objective(trial: optuna.Trial) -> float:
+        k = trial.suggest_int("k", k_low, k_high)
+        ids = [trial.suggest_categorical(f"shot_{i}", pool) for i in range(k)]
+        assert all(cell.split_of[i] == "pool" for i in ids)  # examples never come from dev or test
+        with tracking.trial_run(trial.number, {"k": k, "shot_ids": json.dumps(ids)}, optuna.TrialPruned):
+            if len(set(ids)) < k:  # independent slots can draw one document twice
+                raise optuna.TrialPruned("the same example twice")
+            shots = read([by_id[i] for i in ids])
+            predictions = []
+            for step, start in enumerate(range(0, len(dev), t["chunk_size"])):
+                chunk = dev[start:start + t["chunk_size"]]
+                predictions += pipeline.run(cell.task, backend, shots, chunk, cell.split_of).predictions
+                per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions],
+                                            cell.task.keys)
+                value = metrics.summarize(per_feature, len(predictions))[objective_key]
+                trial.report(value, step)
+                tracking.log_metrics({f"dev/{objective_key}": value}, step=step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"dev {objective_key} {value:.3f} after {len(predictions)} documents")
+            tracking.log_metrics({f"dev/{m}": v for m, v in metrics.summarize(per_feature, len(predictions)).items()
+                                  if m.startswith(("median/", "mean/", "missing/"))})
+        trial.set_user_attr("shot_ids", ids)
+        return value
+
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    tr = c["tracking"]
+    with tracking.study_run(uri=tr["uri"], experiment=tr["experiment"], artifact_location=tr["artifact_location"],
+                            study=t["study"], params={**tracking.flatten({"tune": t}), "model": c["model"]["name"],
+                                                      "route": c["route"]["name"], "dataset": c["dataset"]["name"]}):
+        remaining = t["n_trials"] - len(study.get_trials(deepcopy=False, states=finished))
+        if remaining > 0:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            study.optimize(objective, timeout=t["timeout"], catch=(),
+                           callbacks=[optuna.study.MaxTrialsCallback(t["n_trials"], states=finished)])
+        completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if not completed:
+            raise HarnessError(f"study {t['study']}: no trial completed (all pruned or failed)")
+        best = study.best_trial
+        path = Path(t["selection_dir"]) / f"{t['study'].replace('|', '_').replace('/', '_')}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"study": t["study"], "ids": best.user_attrs["shot_ids"], "trial": best.number,
+                                    f"dev_{objective_key}": best.value}, indent=1) + "\n", encoding="utf-8")
+        tracking.log_study_result({"best_trial": str(best.number), "best_shot_ids": json.dumps(best.user_attrs["shot_ids"])},
+                                  {f"best/dev/{objective_key}": best.value, "trials/complete": len(completed)},
+                                  str(path))
+    log.info("study %s: best trial %d, dev %s %.3f, examples %s; selection written to %s", t["study"], best.number,
+             objective_key, best.value, best.user_attrs["shot_ids"], path)
+
+    # The one look at test: an ordinary run with the tuned selection, tagged with the study.
+    final = cfg.copy()
+    with open_dict(final):
+        final.prompt.selection, final.prompt.selection_file = "tuned", str(path)
+        final.split.evaluate = "test"
+        final.tracking.tags["optuna_study"] = t["study"]
+    run_config(final)
+    return best.value
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="tune")
+def _app(cfg: DictConfig) -> float:
+    try:
+        return tune_config(cfg)
+    except HarnessError as e:
+        print(f"harness-tune: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    _app()
+
+
+if __name__ == "__main__":
+    main()

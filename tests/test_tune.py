@@ -1,0 +1,84 @@
+"""harness-tune: a real Optuna study (SQLite storage), real nested MLflow runs,
+the real embedded model scoring dev, one final test run."""
+
+import json
+
+import mlflow
+import optuna
+import pytest
+
+from harness.records import Document
+from harness.splits import balanced_shots
+
+from .conftest import DEMO, run_harness
+
+STUDY = "smol-test"
+
+
+def test_balanced_selection_covers_every_feature_it_can():
+    keys = ["a", "b", "c"]
+    pool = [Document(id=f"d{i}", text="t", labels={"a": i == 1, "b": i in (1, 2), "c": i == 3}) for i in range(6)]
+    shots = balanced_shots(pool, 3, keys, seed=0)
+    assert {d.id for d in shots} >= {"d1", "d3"}
+    assert len(shots) == 3 and len({d.id for d in shots}) == 3
+
+
+@pytest.mark.slow
+def test_study_finishes_resumes_and_never_leaks(workdir):
+    store = [f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db", f"tracking.artifact_location={workdir}/mlruns/a",
+             f"tune.storage=sqlite:///{workdir}/optuna.db", f"tune.selection_dir={workdir}/selections"]
+    common = ["prompt.mode=score", "prompt.shots=1", "tune.dev_limit=4", "tune.chunk_size=2", "dataset.limit=3",
+              f"tune.study={STUDY}", "tune.startup_trials=1", f"dataset.path={DEMO}", *store]
+    first = run_harness("tune.n_trials=3", *common, cwd=workdir, module="harness.tune")
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = run_harness("tune.n_trials=5", *common, cwd=workdir, module="harness.tune")  # resumes
+    assert again.returncode == 0, again.stderr[-3000:]
+
+    study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{workdir}/optuna.db")
+    assert len(study.trials) == 5
+    assert study.trials[0].params["shot_0"]  # the enqueued baseline ran first
+    selection = json.loads((workdir / "selections" / f"{STUDY}.json").read_text())
+
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    runs = mlflow.search_runs(experiment_names=["harness"])
+    parents = runs[runs["tags.harness.role"] == "study"]
+    trials = runs[runs["tags.harness.role"] == "trial"]
+    finals = runs[runs["tags.optuna_study"] == STUDY]
+    assert len(parents) == 1 and len(trials) == 5 and len(finals) == 2  # one test run per harness-tune call
+    assert set(trials["tags.mlflow.parentRunId"]) == {parents.run_id.iloc[0]}
+    assert set(trials["tags.optuna_state"]) <= {"COMPLETE", "PRUNED"}
+
+    # No example is a dev or test document; the final runs score test, trials only dev.
+    from harness.splits import split_ids
+    ids = [json.loads(line)["id"] for line in DEMO.read_text(encoding="utf-8").splitlines()]
+    split_of = split_ids(ids, pool=0.2, dev=0.2, seed=42)
+    chosen = {v for t in study.trials for k, v in t.params.items() if k.startswith("shot_")}
+    assert chosen and all(split_of[i] == "pool" for i in chosen)
+    final = finals.sort_values("start_time").iloc[-1]
+    assert final["params.selection"] == "tuned" and final["params.split.evaluate"] == "test"
+    preds = [json.loads(line) for line in open(mlflow.artifacts.download_artifacts(
+        run_id=final.run_id, artifact_path="predictions.jsonl"), encoding="utf-8")]
+    assert all(p["split"] == "test" for p in preds)
+
+    # The selection file passed to `harness` reproduces the final test numbers.
+    proc = run_harness("prompt.mode=score", "prompt.selection=tuned",
+                       f"prompt.selection_file={workdir / 'selections' / f'{STUDY}.json'}", "dataset.limit=3",
+                       f"dataset.path={DEMO}", *store[:2], "tracking.experiment=replay", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    replay = mlflow.search_runs(experiment_names=["replay"]).iloc[0]
+    assert json.loads(mlflow.artifacts.load_text(f"runs:/{replay.run_id}/shots.json"))["shot_ids"] == selection["ids"]
+    for m in ("median/macro_f1", "median/mcc", "mean/sensitivity"):
+        assert replay[f"metrics.{m}"] == pytest.approx(final[f"metrics.{m}"])
+
+
+def test_selection_file_with_a_test_document_is_refused(workdir):
+    ids = [json.loads(line)["id"] for line in DEMO.read_text(encoding="utf-8").splitlines()]
+    from harness.splits import split_ids
+    split_of = split_ids(ids, pool=0.2, dev=0.2, seed=42)
+    test_id = next(i for i in ids if split_of[i] == "test")
+    bad = workdir / "bad.json"
+    bad.write_text(json.dumps({"ids": [test_id]}))
+    proc = run_harness("model=keyword-baseline", "prompt.selection=tuned", f"prompt.selection_file={bad}",
+                       f"dataset.path={DEMO}", f"tracking.uri=sqlite:///{workdir}/m.db", cwd=workdir)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert test_id in proc.stderr and "test document" in proc.stderr
