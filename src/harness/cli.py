@@ -6,7 +6,9 @@ the pipeline and hands the result to tracking."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -41,6 +43,9 @@ def _translate(c: dict[str, Any], translator, documents: list) -> tuple[dict[str
 
 def run_config(cfg: DictConfig) -> float:
     """Run one grid cell; returns its objective, the median macro-F1."""
+    if cfg.allow_downloads:  # said explicitly in the config; must precede the Hugging Face imports
+        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+            os.environ[name] = "0"
     from transformers import set_seed
 
     from . import data, pipeline, tracking
@@ -62,6 +67,17 @@ def run_config(cfg: DictConfig) -> float:
     translator = load_backend(c["translator"]["model"]["backend"]) if route["input"] == "translation" else None
     backend = load_backend(model["backend"])
 
+    t = c["tracking"]
+    cell_hash = tracking.config_hash({**c, "shot_ids": [d.id for d in shots]})  # a tuned file's ids may change
+    checkpoint = None
+    if c["resume"]:
+        finished, stale = tracking.previous_runs(t["uri"], t["experiment"], cell_hash)
+        if finished:
+            log.info("skipping %s|%s|%dshot: finished as run %s (resume=false reruns it)", model["name"],
+                     route["name"], len(shots), finished)
+            return tracking.finished_metric(finished, "median/macro_f1")
+        tracking.mark_failed(stale)
+        checkpoint = Path(t["checkpoints"]) / f"{cell_hash}.jsonl"
     digest = data.file_digest(ds["path"])
     k = len(shots)
     protocol = pipeline.protocol_name(prompt["format"], prompt["mode"], k, prompt["selection"],
@@ -69,15 +85,15 @@ def run_config(cfg: DictConfig) -> float:
     named = {
         "model": model["name"], "route": route["name"], "prompt": prompt["name"], "mode": prompt["mode"],
         "shots": k, "selection": prompt["selection"], "seed": c["seed"], "dataset": ds["name"], "dataset_digest": digest,
-        "protocol": protocol, "config_hash": tracking.config_hash(c), "harness_version": __version__,
+        "protocol": protocol, "config_hash": cell_hash, "harness_version": __version__,
         "git_commit": tracking.git_commit(),
         # Same value for the runs of one cell on different routes: pairs them for the route comparison.
-        "comparison_key": tracking.config_hash({k: v for k, v in c.items() if k not in ("route", "translator")}),
+        "comparison_key": tracking.config_hash({key: value for key, value in c.items()
+                                                if key not in ("route", "translator")}),
     }
     tags = {"model": model["name"], "family": model["family"], "params_b": str(model["params_b"]),
             "route": route["name"], "language": ds["language"], "shots": str(k), "protocol": protocol,
             **c["tracking"]["tags"]}
-    t = c["tracking"]
     with tracking.tracked_run(uri=t["uri"], experiment=t["experiment"], artifact_location=t["artifact_location"],
                               run_name=f"{model['name']}|{route['name']}|{k}shot",
                               params={**tracking.flatten(c), **named}, tags=tags,
@@ -87,14 +103,18 @@ def run_config(cfg: DictConfig) -> float:
         extra: dict[str, float] = {}
         if translator is not None:
             texts, extra = _translate(c, translator, shots + evaluated)
-            tracking.log_translations(shots + evaluated, texts, split_of)
+            tracking.log_translations(shots + evaluated, texts, split_of, t["log_text"])
         read = (lambda docs: pipeline.with_texts(docs, texts)) if route["input"] != "source" else list
-        result = pipeline.run(task, backend, read(shots), read(evaluated), split_of)
+        result = pipeline.run(task, backend, read(shots), read(evaluated), split_of, chunk_size=c["chunk_size"],
+                              checkpoint=checkpoint)
         result.metrics.update(extra)
         tracking.log_result(result, config_yaml=OmegaConf.to_yaml(cfg), dataset_name=ds["name"],
-                            dataset_path=ds["path"], dataset_digest=digest, context=split["evaluate"])
+                            dataset_path=ds["path"], dataset_digest=digest, context=split["evaluate"],
+                            log_text=t["log_text"])
         tracking.log_route_effects(named["comparison_key"], route["name"], result.per_feature,
                                    result.metrics["median/macro_f1"])
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)  # the run holds everything now
     m = result.metrics
     log.info("median macro-F1 %.3f, MCC %.3f, missing %.1f%%, %.2f docs/s", m["median/macro_f1"], m["median/mcc"],
              100 * m["missing/rate"], m["throughput/docs_per_s"])

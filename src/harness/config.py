@@ -23,6 +23,12 @@ class Mode(str, Enum):
     score = "score"  # P(true) vs P(false) read at each field of the answer template
 
 
+class LogText(str, Enum):
+    full = "full"  # transcripts, translations and answers as they are
+    hashed = "hashed"  # each text replaced by its sha256 prefix
+    none = "none"  # no text at all: ids, labels and metrics only
+
+
 class Selection(str, Enum):
     random = "random"  # seeded random draw from the pool, as the study did
     balanced = "balanced"  # examples that together cover each feature's positives
@@ -132,6 +138,9 @@ class TrackingConf:
     # Where a new experiment keeps its artifacts (ignored for existing ones).
     artifact_location: Optional[str] = "mlruns/artifacts"
     tags: Dict[str, str] = field(default_factory=dict)  # extra tags on every run
+    # What text reaches MLflow (predictions.jsonl, translations.jsonl, prompt.txt).
+    log_text: LogText = LogText.full
+    checkpoints: str = "mlruns/checkpoints"  # finished chunks of running cells, for resume
     # MLflow system metrics (CPU, memory; GPU utilisation with nvidia-ml-py installed) every 10 s.
     system_metrics: bool = False
 
@@ -161,6 +170,9 @@ class Config:
     split: SplitConf = field(default_factory=SplitConf)
     tracking: TrackingConf = field(default_factory=TrackingConf)
     seed: int = 42  # shot draw and decoding
+    chunk_size: int = 32  # documents per backend call; a checkpoint is written after each
+    resume: bool = True  # skip cells already finished in the experiment; continue interrupted ones
+    allow_downloads: bool = False  # let Hugging Face fetch missing models (off: nothing leaves the machine)
     tune: Optional[TuneConf] = None  # harness-tune only (conf/tune.yaml)
 
 

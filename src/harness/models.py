@@ -35,7 +35,9 @@ def _hub_snapshot(repo_id: str, revision: Optional[str]) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
+        # Downloads only where the config said allow_downloads=true (which clears HF_HUB_OFFLINE).
+        offline = os.environ.get("HF_HUB_OFFLINE", "1") != "0"
+        return Path(snapshot_download(repo_id, revision=revision, local_files_only=offline))
     except Exception:
         raise HarnessError(
             f"model {repo_id!r} is not in the local Hugging Face cache and downloads are off; "

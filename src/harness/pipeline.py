@@ -7,8 +7,10 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+from . import checkpoint as checkpoint_store
 from . import metrics, parsing
 from .backends import Backend
 from .errors import HarnessError
@@ -38,6 +40,7 @@ class RunResult:
     metrics: dict[str, float]
     shot_ids: list[str]
     example_prompt: str = ""
+    example_texts: list[str] = field(default_factory=list)  # the transcripts inside example_prompt
     generations: list[Generation] = field(default_factory=list)
 
 
@@ -96,9 +99,11 @@ def run(
     documents: Sequence[Document],
     split_of: Mapping[str, str],
     chunk_size: int = 32,
+    checkpoint: Optional[Path] = None,
 ) -> RunResult:
     """Score `documents` with `shots` as examples. The backend is called in
-    chunks so long runs report progress."""
+    fixed chunks; with a checkpoint file each finished chunk is saved, and
+    chunks already there are read back instead of recomputed."""
     if not documents:
         raise HarnessError("no documents to evaluate (check dataset.limit and the split fractions)")
     shot_ids = {s.id for s in shots}
@@ -108,10 +113,21 @@ def run(
     requests = build_requests(task, shots, documents)
     if hasattr(backend, "reset_stats"):
         backend.reset_stats()
+    if hasattr(backend, "prime"):  # the shared prefix from all requests: same batches on a resumed run
+        backend.prime(requests)
+    saved = checkpoint_store.load(checkpoint)
+    if saved:
+        log.info("resuming: %d of %d documents already done (%s)", len(saved), len(requests), checkpoint)
     generations: list[Generation] = []
     t0 = time.perf_counter()
     for start in range(0, len(requests), chunk_size):
-        generations += backend.generate(requests[start:start + chunk_size])
+        chunk = requests[start:start + chunk_size]
+        if all(r.doc_id in saved for r in chunk):
+            generations += [saved[r.doc_id] for r in chunk]
+            continue
+        done = backend.generate(chunk)
+        checkpoint_store.append(checkpoint, done)
+        generations += done
         log.info("%d/%d documents, %.1f s", len(generations), len(requests), time.perf_counter() - t0)
     predictions = [to_prediction(task, d, split_of[d.id], g) for d, g in zip(documents, generations)]
     per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions], task.keys,
@@ -120,7 +136,7 @@ def run(
     summary.update(backend_metrics(backend, generations))
     return RunResult(predictions=predictions, per_feature=per_feature, metrics=summary,
                      shot_ids=[s.id for s in shots], example_prompt=render_prompt(backend, requests[0]),
-                     generations=generations)
+                     example_texts=[s.text for s in shots] + [documents[0].text], generations=generations)
 
 
 def backend_metrics(backend: Backend, generations: Sequence[Generation]) -> dict[str, float]:

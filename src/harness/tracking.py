@@ -7,9 +7,10 @@ import csv
 import hashlib
 import io
 import json
+import re
 import subprocess
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import mlflow
 
@@ -17,6 +18,25 @@ from .pipeline import RunResult
 
 _PARAM_BATCH = 100  # MLflow accepts at most 100 params per request
 _PARAM_MAX = 6000  # and values of at most 6000 characters
+
+
+_SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_key|apikey|credential)", re.IGNORECASE)
+_URI_PASSWORD = re.compile(r"(//[^/:@\s]+:)[^@/\s]+@")
+
+
+def redact(key: str, value: Any) -> Any:
+    """Params never carry secrets: a secret-looking key's value, or the
+    password inside a URI, becomes ***."""
+    if _SECRET_KEY.search(key):
+        return "***"
+    return _URI_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
+
+
+def text_for_log(text: Optional[str], mode: str) -> Optional[str]:
+    """A transcript, translation or answer as tracking.log_text allows it."""
+    if text is None or mode == "full":
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16] if mode == "hashed" else None
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -31,8 +51,9 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
-    """Identity of a grid cell: the resolved config minus where results go."""
-    cell = {k: v for k, v in config.items() if k not in ("tracking", "hydra")}
+    """Identity of a grid cell: the resolved config minus where results go
+    and how the harness behaves around it."""
+    cell = {k: v for k, v in config.items() if k not in ("tracking", "hydra", "resume", "allow_downloads")}
     return hashlib.sha256(json.dumps(cell, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -65,7 +86,8 @@ def _experiment_id(name: str, artifact_location: Optional[str], uri: str) -> str
 
 
 def _log_params(params: Mapping[str, Any]) -> None:
-    items = [(k, str(v) if len(str(v)) <= _PARAM_MAX else str(v)[:_PARAM_MAX - 1] + "…") for k, v in params.items()]
+    items = [(k, str(redact(k, v))) for k, v in params.items()]
+    items = [(k, v if len(v) <= _PARAM_MAX else v[:_PARAM_MAX - 1] + "…") for k, v in items]
     for i in range(0, len(items), _PARAM_BATCH):
         mlflow.log_params(dict(items[i:i + _PARAM_BATCH]))
 
@@ -138,6 +160,30 @@ def trial_run(number: int, params: Mapping[str, Any], pruned: type[BaseException
     mlflow.end_run()
 
 
+def previous_runs(uri: str, experiment: str, config_hash: str) -> tuple[Optional[str], list[str]]:
+    """(a finished run of this cell, ids of runs of it still marked RUNNING)."""
+    mlflow.set_tracking_uri(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        return None, []
+    runs = mlflow.MlflowClient().search_runs([found.experiment_id],
+                                             filter_string=f"params.config_hash = '{config_hash}'")
+    finished = [r.info.run_id for r in runs if r.info.status == "FINISHED"]
+    return (finished[0] if finished else None), [r.info.run_id for r in runs if r.info.status == "RUNNING"]
+
+
+def mark_failed(run_ids: Sequence[str]) -> None:
+    """Runs whose process died (kill -9, power loss) stop looking like they run."""
+    client = mlflow.MlflowClient()
+    for run_id in run_ids:
+        client.set_tag(run_id, "harness.interrupted", "true")
+        client.set_terminated(run_id, status="FAILED")
+
+
+def finished_metric(run_id: str, name: str) -> float:
+    return mlflow.MlflowClient().get_run(run_id).data.metrics.get(name, float("nan"))
+
+
 def log_metrics(metrics: Mapping[str, float], step: Optional[int] = None) -> None:
     mlflow.log_metrics(dict(metrics), step=step)
 
@@ -150,28 +196,30 @@ def log_study_result(tags: Mapping[str, str], metrics: Mapping[str, float], sele
 
 def per_feature_csv(per_feature: Mapping[str, Mapping[str, float]]) -> str:
     buf = io.StringIO()
-    columns = list(next(iter(per_feature.values())))
+    columns = list(dict.fromkeys(c for row in per_feature.values() for c in row))  # AUCs exist for some features only
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["feature", *columns])
     for key, row in per_feature.items():
-        writer.writerow([key, *(f"{row[c]:.6g}" for c in columns)])
+        writer.writerow([key, *(f"{row[c]:.6g}" if c in row else "" for c in columns)])
     return buf.getvalue()
 
 
-def predictions_jsonl(result: RunResult) -> str:
+def predictions_jsonl(result: RunResult, log_text: str) -> str:
     rows = []
     for p in result.predictions:
-        row = {"id": p.doc_id, "split": p.split, "raw_output": p.raw_output, "pred": dict(p.pred), "gold": dict(p.gold)}
+        row = {"id": p.doc_id, "split": p.split, "raw_output": text_for_log(p.raw_output, log_text),
+               "pred": dict(p.pred), "gold": dict(p.gold)}
         if p.prob is not None:
             row["prob"] = dict(p.prob)
         rows.append(json.dumps(row, ensure_ascii=False) + "\n")
     return "".join(rows)
 
 
-def log_translations(documents, texts: Mapping[str, str], split_of: Mapping[str, str]) -> None:
+def log_translations(documents, texts: Mapping[str, str], split_of: Mapping[str, str], log_text: str) -> None:
     """translations.jsonl: what the extractor read on the translate route."""
-    rows = [{"id": d.id, "split": split_of[d.id], "source": d.text, "translation": texts[d.id],
-             "reference": d.reference} for d in documents]
+    rows = [{"id": d.id, "split": split_of[d.id], "source": text_for_log(d.text, log_text),
+             "translation": text_for_log(texts[d.id], log_text), "reference": text_for_log(d.reference, log_text)}
+            for d in documents]
     mlflow.log_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "translations.jsonl")
 
 
@@ -207,15 +255,19 @@ def log_route_effects(comparison_key: str, route: str, per_feature: Mapping[str,
 
 
 def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, dataset_path: str,
-               dataset_digest: str, context: str) -> None:
+               dataset_digest: str, context: str, log_text: str) -> None:
     """Metrics, artifacts and the evaluated dataset of the active run."""
     import pandas as pd
 
     mlflow.log_metrics(result.metrics)
-    mlflow.log_text(predictions_jsonl(result), "predictions.jsonl")
+    mlflow.log_text(predictions_jsonl(result, log_text), "predictions.jsonl")
+    prompt = result.example_prompt
+    if log_text != "full":  # keep the prompt's shape, not its transcripts
+        for text in sorted(result.example_texts, key=len, reverse=True):
+            prompt = prompt.replace(text, f"<{text_for_log(text, log_text) or 'transcript'}>")
     mlflow.log_text(per_feature_csv(result.per_feature), "per_feature.csv")
     mlflow.log_text(config_yaml, "config.yaml")
-    mlflow.log_text(result.example_prompt, "prompt.txt")
+    mlflow.log_text(prompt, "prompt.txt")
     mlflow.log_dict({"shot_ids": result.shot_ids}, "shots.json")
     # The dataset input records which documents and labels were scored (not the text).
     frame = pd.DataFrame([{"id": p.doc_id, **p.gold} for p in result.predictions])

@@ -115,6 +115,13 @@ class TransformersBackend:
         self.model(input_ids=ids)
         self._sync()
 
+    def prime(self, requests: Sequence[Request]) -> None:
+        """Compute the prefix shared by all of a run's requests up front, so
+        every chunk - and a resumed run's first chunk - uses the same one."""
+        if requests:
+            self.forget_prefix()
+            self._prefix_cache(*self._token_rows(requests))
+
     def forget_prefix(self) -> None:
         """Drop the cached shared prefix (the benchmark times its computation too)."""
         self._prefix = None

@@ -1,0 +1,111 @@
+"""Never lose work, never leak a transcript."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import mlflow
+import pytest
+
+from harness.tracking import flatten, redact, text_for_log
+
+from .conftest import CONF, DEMO, run_harness
+
+
+def _store(workdir, experiment="harness"):
+    return [f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db", f"tracking.artifact_location={workdir}/mlruns/a",
+            f"tracking.checkpoints={workdir}/mlruns/checkpoints", f"tracking.experiment={experiment}"]
+
+
+def test_secrets_never_reach_params():
+    params = flatten({"tracking": {"uri": "https://alice:s3cret@mlflow.hospital.local/"}, "hf_token": "hf_abc"})
+    logged = {k: redact(k, v) for k, v in params.items()}
+    assert "s3cret" not in json.dumps(logged) and "hf_abc" not in json.dumps(logged)
+    assert logged["tracking.uri"] == "https://alice:***@mlflow.hospital.local/"
+
+
+def test_text_policies():
+    assert text_for_log("تب دارد", "full") == "تب دارد"
+    assert text_for_log("تب دارد", "hashed").startswith("sha256:") and "تب" not in text_for_log("تب دارد", "hashed")
+    assert text_for_log("تب دارد", "none") is None
+
+
+def test_log_text_none_leaves_no_transcript_in_the_store(workdir, demo_rows):
+    proc = run_harness("-m", "route=native,reference", "model=keyword-baseline", "tracking.log_text=none",
+                       "dataset.limit=5", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # Every sentence of every transcript and reference: none may appear anywhere under mlruns/.
+    # (Phrases that the prompt wording itself uses, such as the service's name, are not transcript text.)
+    wording = " ".join(p.read_text(encoding="utf-8") for p in CONF.rglob("*.yaml"))
+    fragments = {s.strip() for r in demo_rows for t in (r["text"], r["translation_en"])
+                 for s in re.split(r"[.؟?،,\n]", t) if len(s.strip()) > 12 and s.strip() not in wording}
+    blobs = [p.read_bytes() for p in (workdir / "mlruns").rglob("*") if p.is_file()]
+    leaked = [f for f in fragments if any(f.encode() in b for b in blobs)]
+    assert not leaked, leaked[:3]
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    run = mlflow.search_runs(experiment_names=["harness"]).iloc[0]
+    row = json.loads(mlflow.artifacts.load_text(f"runs:/{run.run_id}/predictions.jsonl").splitlines()[0])
+    assert row["raw_output"] is None and set(row["pred"]) == set(row["gold"])
+
+
+@pytest.mark.slow
+def test_kill_minus_nine_then_rerun_gives_the_uninterrupted_predictions(workdir):
+    args = ["prompt.mode=score", "prompt.shots=1", "dataset.limit=8", "chunk_size=2", f"dataset.path={DEMO}"]
+    reference = run_harness(*args, *_store(workdir, "clean"), cwd=workdir)
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    store = _store(workdir, "killed")
+    victim = subprocess.Popen([sys.executable, "-m", "harness", *args, *store], cwd=workdir,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    checkpoints = workdir / "mlruns" / "checkpoints"
+
+    def saved_lines() -> int:
+        return max((len(p.read_text().splitlines()) for p in checkpoints.glob("*.jsonl")), default=0)
+
+    deadline = time.time() + 600
+    while time.time() < deadline and saved_lines() < 4:
+        time.sleep(0.2)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    saved = next(checkpoints.glob("*.jsonl")).read_text().splitlines()
+    assert 4 <= len(saved) < 8  # killed mid-run, with finished chunks on disk
+
+    resumed = run_harness(*args, *store, cwd=workdir)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming: " in resumed.stdout + resumed.stderr
+
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    runs = mlflow.search_runs(experiment_names=["killed"])
+    assert sorted(runs["status"]) == ["FAILED", "FINISHED"]  # the dead run is not left RUNNING
+    clean = mlflow.search_runs(experiment_names=["clean"]).iloc[0]
+    done = runs[runs["status"] == "FINISHED"].iloc[0]
+    load = lambda run_id: [json.loads(line) for line in mlflow.artifacts.load_text(
+        f"runs:/{run_id}/predictions.jsonl").splitlines()]
+    a, b = load(clean.run_id), load(done.run_id)
+    assert [r["id"] for r in b] == [r["id"] for r in a] and len({r["id"] for r in b}) == 8
+    assert [(r["pred"], r["prob"]) for r in b] == [(r["pred"], r["prob"]) for r in a]
+    assert not list(checkpoints.glob("*.jsonl"))  # removed once the run holds everything
+
+    again = run_harness(*args, *store, cwd=workdir)  # a finished cell is skipped
+    assert again.returncode == 0 and "skipping" in again.stdout + again.stderr
+    assert len(mlflow.search_runs(experiment_names=["killed"])) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_a_sweep_opens_no_connection_beyond_loopback(workdir):
+    trace = workdir / "connect.trace"
+    proc = subprocess.run(["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(trace), sys.executable, "-m",
+                           "harness", "-m", "model=keyword-baseline,smollm2-135m", "route=native,translate",
+                           "dataset.limit=2", "prompt.shots=1", f"dataset.path={DEMO}",
+                           f"translator.cache={workdir}/t.sqlite", *_store(workdir)],
+                          cwd=workdir, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    calls = [line for line in trace.read_text().splitlines() if "connect(" in line]
+    outside = [c for c in calls if ("AF_INET" in c and not re.search(r'inet_addr\("127\.|inet_pton\(AF_INET6, "::1"', c))]
+    assert not outside, outside[:5]
