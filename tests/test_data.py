@@ -26,7 +26,8 @@ def write(path, rows):
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
 def test_loads_every_format_with_mapped_columns(tmp_path, suffix):
-    docs = load_documents(write(tmp_path / f"d{suffix}", ROWS), **COLS)
+    docs, skipped = load_documents(write(tmp_path / f"d{suffix}", ROWS), **COLS)
+    assert skipped == 0
     assert [d.id for d in docs] == ["a", "b"]
     assert docs[0].text == "متن یک" and docs[1].reference == "text two"
     assert docs[0].labels == {"fever": True, "pain": False}
@@ -69,3 +70,11 @@ def test_label_mapping_defaults_to_the_key_and_rejects_unknown_features():
     assert label_columns_for(["fever", "pain"], {"pain": "Pain"}) == {"fever": "fever", "pain": "Pain"}
     with pytest.raises(HarnessError, match="pian"):
         label_columns_for(["fever", "pain"], {"pian": "Pain"})
+
+
+def test_empty_transcripts_can_be_skipped_and_counted(tmp_path):
+    path = write(tmp_path / "d.jsonl", [ROWS[0], {**ROWS[1], "body": " \u200c\n"}])
+    with pytest.raises(HarnessError, match="empty_text=skip"):
+        load_documents(path, **COLS)
+    docs, skipped = load_documents(path, **COLS, empty_text="skip")
+    assert [d.id for d in docs] == ["a"] and skipped == 1

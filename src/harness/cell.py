@@ -22,6 +22,7 @@ class Cell:
     split_of: dict[str, str]  # id -> "pool" | "dev" | "test"
     evaluated: list[Document]  # what the run scores
     shots: list[Document]  # the examples, from the pool
+    skipped_empty: int = 0  # rows left out for an empty transcript (dataset.empty_text=skip)
 
 
 def _feature_names(entries: list[dict], language: str) -> list[str]:
@@ -73,11 +74,12 @@ def prepare(c: dict[str, Any]) -> Cell:
     columns = ds["columns"]
     if route["input"] == "reference" and not columns["reference"]:
         raise HarnessError(f"route={route['name']} needs dataset.columns.reference (dataset={ds['name']} has none)")
-    documents = data.load_documents(
+    documents, skipped = data.load_documents(
         ds["path"], id_column=columns["id"], text_column=columns["text"], reference_column=columns["reference"],
-        label_columns=data.label_columns_for(task.keys, columns["labels"]),
+        label_columns=data.label_columns_for(task.keys, columns["labels"]), empty_text=ds["empty_text"],
     )
     split_of = splits.split_ids([d.id for d in documents], pool=split["pool"], dev=split["dev"], seed=split["seed"])
     evaluated = splits.evaluated_split(documents, split_of, split["evaluate"])[: ds["limit"]]
     shots = select_shots(documents, split_of, prompt, task.keys, c["seed"])
-    return Cell(task=task, documents=documents, split_of=split_of, evaluated=evaluated, shots=shots)
+    return Cell(task=task, documents=documents, split_of=split_of, evaluated=evaluated, shots=shots,
+                skipped_empty=skipped)

@@ -100,7 +100,7 @@ def run_config(cfg: DictConfig) -> float:
                               system_metrics=t["system_metrics"]) as run_id:
         log.info("run %s: %s on %d %s documents of %s", run_id, model["name"], len(evaluated), split["evaluate"],
                  ds["name"])
-        extra: dict[str, float] = {}
+        extra: dict[str, float] = {"data/skipped_empty": float(cell.skipped_empty)}
         if translator is not None:
             texts, extra = _translate(c, translator, shots + evaluated)
             tracking.log_translations(shots + evaluated, texts, split_of, t["log_text"])

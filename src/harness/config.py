@@ -23,6 +23,11 @@ class Mode(str, Enum):
     score = "score"  # P(true) vs P(false) read at each field of the answer template
 
 
+class EmptyText(str, Enum):
+    error = "error"  # an empty or whitespace-only transcript stops the run, naming its row
+    skip = "skip"  # such rows are left out and counted (data/skipped_empty)
+
+
 class LogText(str, Enum):
     full = "full"  # transcripts, translations and answers as they are
     hashed = "hashed"  # each text replaced by its sha256 prefix
@@ -83,6 +88,7 @@ class DatasetConf:
     language: str = MISSING  # ISO 639-1 code of the text column: fa, ur, en
     columns: ColumnsConf = field(default_factory=ColumnsConf)
     limit: Optional[int] = None  # evaluate only the first N documents of the evaluated split
+    empty_text: EmptyText = EmptyText.error
 
 
 @dataclass

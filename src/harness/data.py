@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
@@ -74,6 +75,11 @@ def _explain_load_failure(path: Path, builder: str, error: Exception) -> str:
     return f"{path}: cannot be read as {builder.upper()}: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
 
 
+def _is_blank(text: object) -> bool:
+    """No visible character: whitespace, zero-width joiners and bidi marks only."""
+    return not isinstance(text, str) or all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
+
+
 def _as_bool(value: object) -> Optional[bool]:
     if isinstance(value, bool):
         return value
@@ -95,8 +101,11 @@ def load_documents(
     text_column: str,
     label_columns: Mapping[str, str],
     reference_column: Optional[str] = None,
-) -> list[Document]:
-    """Read and validate every row. `label_columns` maps feature key -> column."""
+    empty_text: str = "error",
+) -> tuple[list[Document], int]:
+    """Read and validate every row. `label_columns` maps feature key -> column.
+    An empty or whitespace-only transcript is an error, or with
+    empty_text="skip" left out and counted. Returns (documents, skipped)."""
     path = Path(path)
     if not path.is_file():
         raise HarnessError(f"dataset file {path} does not exist (set dataset.path)")
@@ -113,7 +122,7 @@ def load_documents(
         if column not in columns:
             raise HarnessError(f"{path}: no column {column!r} (from {key}); the file has: {', '.join(sorted(columns))}")
 
-    documents, seen = [], {}
+    documents, seen, skipped = [], {}, 0
     for row_no, row in enumerate(rows, 1):
         where = f"{path}, row {row_no}"
         doc_id = row[id_column]
@@ -124,8 +133,12 @@ def load_documents(
             raise HarnessError(f"{where}, column {id_column!r}: duplicate id {doc_id!r} (first at row {seen[doc_id]})")
         seen[doc_id] = row_no
         text = row[text_column]
-        if not isinstance(text, str) or not text.strip():
-            raise HarnessError(f"{where}, column {text_column!r}: empty transcript (id {doc_id!r})")
+        if _is_blank(text):
+            if empty_text == "skip":
+                skipped += 1
+                continue
+            raise HarnessError(f"{where}, column {text_column!r}: empty transcript (id {doc_id!r}); "
+                               "dataset.empty_text=skip leaves such rows out")
         labels = {}
         for key, column in label_columns.items():
             value = _as_bool(row[column])
@@ -136,7 +149,9 @@ def load_documents(
         reference = row[reference_column] if reference_column else None
         documents.append(Document(id=doc_id, text=text, labels=labels,
                                   reference=reference if isinstance(reference, str) and reference.strip() else None))
-    return documents
+    if not documents:
+        raise HarnessError(f"{path}: every transcript is empty")
+    return documents, skipped
 
 
 def label_columns_for(feature_keys: Iterable[str], overrides: Mapping[str, str]) -> dict[str, str]:

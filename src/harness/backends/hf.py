@@ -119,8 +119,11 @@ class TransformersBackend:
         """Compute the prefix shared by all of a run's requests up front, so
         every chunk - and a resumed run's first chunk - uses the same one."""
         if requests:
-            self.forget_prefix()
-            self._prefix_cache(*self._token_rows(requests))
+            rows, limit = self._token_rows(requests)
+            shared = tuple(rows[0][:_common_prefix(rows, limit)])
+            if self._prefix is None or self._prefix[0] != shared:  # else: the same prefix, already computed
+                self.forget_prefix()
+                self._prefix_cache(rows, limit)
 
     def forget_prefix(self) -> None:
         """Drop the cached shared prefix (the benchmark times its computation too)."""
