@@ -92,18 +92,22 @@ def _log_params(params: Mapping[str, Any]) -> None:
         mlflow.log_params(dict(items[i:i + _PARAM_BATCH]))
 
 
-def _open_store(uri: str, experiment: str, artifact_location: Optional[str]) -> str:
-    """Point MLflow at the store and return the experiment's id (created if new)."""
+def _connect(uri: str) -> None:
+    """Point MLflow at the store. Parallel jobs opening a new SQLite store at
+    once race on MLflow's schema migrations, so the first creates it under a lock."""
     mlflow.set_tracking_uri(uri)
     if uri.startswith("sqlite:///"):
-        # Parallel jobs opening a new SQLite store at once race on MLflow's
-        # schema migrations; the first one creates it under a lock.
         from filelock import FileLock
 
         db = Path(uri.removeprefix("sqlite:///"))
         db.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{db}.lock"):
             mlflow.MlflowClient().search_experiments(max_results=1)
+
+
+def _open_store(uri: str, experiment: str, artifact_location: Optional[str]) -> str:
+    """Connect and return the experiment's id (created if new)."""
+    _connect(uri)
     return _experiment_id(experiment, artifact_location, uri)
 
 
@@ -162,7 +166,7 @@ def trial_run(number: int, params: Mapping[str, Any], pruned: type[BaseException
 
 def previous_runs(uri: str, experiment: str, config_hash: str) -> tuple[Optional[str], list[str]]:
     """(a finished run of this cell, ids of runs of it still marked RUNNING)."""
-    mlflow.set_tracking_uri(uri)
+    _connect(uri)
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:
         return None, []
