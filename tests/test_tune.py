@@ -82,3 +82,28 @@ def test_selection_file_with_a_test_document_is_refused(workdir):
                        f"dataset.path={DEMO}", f"tracking.uri=sqlite:///{workdir}/m.db", cwd=workdir)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert test_id in proc.stderr and "test document" in proc.stderr
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_study(workdir):
+    import subprocess
+    import sys
+
+    args = ["-m", "harness.tune", "model=keyword-baseline", "tune.n_trials=8", "tune.dev_limit=8",
+            "tune.chunk_size=4", "tune.study=pair", "dataset.limit=3", f"dataset.path={DEMO}",
+            f"tune.storage=sqlite:///{workdir}/optuna.db", f"tune.selection_dir={workdir}/selections",
+            f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db", f"tracking.artifact_location={workdir}/mlruns/a"]
+    workers = [subprocess.Popen([sys.executable, *args], cwd=workdir, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=600)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    study = optuna.load_study(study_name="pair", storage=f"sqlite:///{workdir}/optuna.db")
+    states = [t.state for t in study.trials]
+    finished = [s for s in states if s in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    assert 8 <= len(finished) <= 9 and len(finished) == len(states)  # nothing lost; one may overshoot
+    assert len({t.number for t in study.trials}) == len(study.trials)
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    runs = mlflow.search_runs(experiment_names=["harness"])
+    parents = runs[runs["tags.harness.role"] == "study"]
+    assert len(parents) == 1
+    assert len(runs[runs["tags.harness.role"] == "trial"]) == len(study.trials)

@@ -130,18 +130,28 @@ def study_run(*, uri: str, experiment: str, artifact_location: Optional[str], st
               params: Mapping[str, Any]) -> Iterator[str]:
     """The parent run of an Optuna study: resumed when the study is, so every
     worker and every resumption nests its trials under one run."""
+    import tempfile
+
+    from filelock import FileLock
+
     experiment_id = _open_store(uri, experiment, artifact_location)
-    found = mlflow.MlflowClient().search_runs(
-        [experiment_id], filter_string=f"tags.`harness.study` = '{study}' and tags.`harness.role` = 'study'",
-        order_by=["attributes.start_time ASC"], max_results=1)
-    if found:
-        with mlflow.start_run(run_id=found[0].info.run_id) as run:
-            yield run.info.run_id
-        return
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"tune|{study}",
-                          tags={"harness.study": study, "harness.role": "study"}) as run:
-        _log_params(params)
-        yield run.info.run_id
+    client = mlflow.MlflowClient()
+    # Workers on this machine starting together must find one parent, not make two.
+    lock = Path(tempfile.gettempdir()) / f"harness-study-{hashlib.sha256(f'{uri}|{study}'.encode()).hexdigest()[:16]}.lock"
+    with FileLock(lock):
+        found = client.search_runs(
+            [experiment_id], filter_string=f"tags.`harness.study` = '{study}' and tags.`harness.role` = 'study'",
+            order_by=["attributes.start_time ASC"], max_results=1)
+        if found:
+            run_id = found[0].info.run_id
+        else:
+            run_id = client.create_run(experiment_id, run_name=f"tune|{study}",
+                                       tags={"harness.study": study, "harness.role": "study"}).info.run_id
+            mlflow.start_run(run_id=run_id)
+            _log_params(params)
+            mlflow.end_run()
+    with mlflow.start_run(run_id=run_id):
+        yield run_id
 
 
 @contextlib.contextmanager

@@ -41,12 +41,23 @@ def _reader(c: dict[str, Any], translator) -> Callable[[list[Document]], list[Do
 
 
 def _storage(url: str):
-    import optuna
+    """The study's RDB storage. Heartbeats let a resumed study fail the trials
+    of a worker that died, instead of leaving them running forever."""
+    import contextlib
+    import warnings
 
+    import optuna
+    from filelock import FileLock
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    lock = contextlib.nullcontext()
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        db = Path(url.removeprefix("sqlite:///"))
+        db.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(f"{db}.lock")  # workers creating one new SQLite file race on its schema
     try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+        with lock:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
     except Exception as e:  # a bad URL or an unreachable database
         raise HarnessError(f"tune.storage={url}: {str(e).splitlines()[0]}") from None
 
