@@ -109,3 +109,24 @@ def test_a_sweep_opens_no_connection_beyond_loopback(workdir):
     calls = [line for line in trace.read_text().splitlines() if "connect(" in line]
     outside = [c for c in calls if ("AF_INET" in c and not re.search(r'inet_addr\("127\.|inet_pton\(AF_INET6, "::1"', c))]
     assert not outside, outside[:5]
+
+
+@pytest.mark.slow
+def test_a_transcript_longer_than_the_context_stops_or_is_cut_and_counted(workdir, demo_rows):
+    from harness.splits import split_ids
+
+    split_of = split_ids([r["id"] for r in demo_rows], pool=0.2, dev=0.2, seed=42)
+    first_test = next(r["id"] for r in demo_rows if split_of[r["id"]] == "test")  # the first document scored
+    rows = [{**r, "text": r["text"] * 12} if r["id"] == first_test else r for r in demo_rows]
+    path = workdir / "long.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    common = ["prompt.mode=score", "prompt.shots=1", "model.backend.max_context=2048", "dataset.limit=2",
+              f"dataset.path={path}", *_store(workdir)]
+    stopped = run_harness(*common, cwd=workdir)
+    assert stopped.returncode == 2 and "exceeds the model's context of 2048" in stopped.stderr
+    assert first_test in stopped.stderr and "Traceback" not in stopped.stderr
+    cut = run_harness(*common, "model.backend.truncate=true", cwd=workdir)
+    assert cut.returncode == 0, cut.stderr[-2000:]
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    run = mlflow.search_runs(experiment_names=["harness"]).iloc[0]
+    assert run["metrics.data/truncated"] == 1

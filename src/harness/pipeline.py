@@ -148,6 +148,8 @@ def backend_metrics(backend: Backend, generations: Sequence[Generation]) -> dict
     for name in ("prefix_s", "prefill_s", "decode_s"):
         if name in stats:
             out[f"time/{name}"] = stats[name]
+    if "truncated" in stats:
+        out["data/truncated"] = float(stats["truncated"])
     if stats.get("prefill_s"):
         out["throughput/prompt_tokens_per_s"] = stats["prompt_tokens"] / stats["prefill_s"]
     if getattr(backend, "peak_gpu_mem_mb", 0.0):

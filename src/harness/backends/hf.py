@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import replace
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -64,6 +65,8 @@ class TransformersBackend:
         device: str = "auto",
         batch_size: int | str = "auto",
         max_new_tokens: int = 512,
+        truncate: bool = False,
+        max_context: Optional[int] = None,
     ):
         folder = resolve_model(path, gguf_file, revision)
         self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
@@ -77,7 +80,8 @@ class TransformersBackend:
         if self.tokenizer.chat_template is None:
             raise HarnessError(f"model {path}: its tokenizer has no chat template (an instruct model is needed)")
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(self.device).eval()
-        self.context = getattr(self.model.config, "max_position_embeddings", None)
+        self.context = max_context or getattr(self.model.config, "max_position_embeddings", None)
+        self.truncate = truncate  # cut an over-long transcript to fit (counted), instead of stopping
         # Decoding one token for 8 rows costs about twice one row on a 2-core
         # CPU (measured); a GPU needs wide batches to be kept busy.
         self.batch_size = (32 if self.device.type == "cuda" else 8) if batch_size == "auto" else int(batch_size)
@@ -95,7 +99,7 @@ class TransformersBackend:
     def reset_stats(self) -> None:
         """Time and memory counters a run reports (the pipeline resets them per run)."""
         self.stats = {"prefix_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0, "prefix_tokens": 0, "prompt_tokens": 0,
-                      "gen_tokens": 0}
+                      "gen_tokens": 0, "truncated": 0}
         self.peak_gpu_mem_mb = 0.0
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -119,7 +123,7 @@ class TransformersBackend:
         """Compute the prefix shared by all of a run's requests up front, so
         every chunk - and a resumed run's first chunk - uses the same one."""
         if requests:
-            rows, limit = self._token_rows(requests)
+            rows, limit = self._token_rows([self._fit(r) for r in requests])
             shared = tuple(rows[0][:_common_prefix(rows, limit)])
             if self._prefix is None or self._prefix[0] != shared:  # else: the same prefix, already computed
                 self.forget_prefix()
@@ -135,6 +139,28 @@ class TransformersBackend:
         """The exact prompt string the model sees."""
         return self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True, tokenize=False)
 
+    def _fit(self, r: Request) -> Request:
+        """The request, with its transcript cut from the end if the prompt (plus
+        the answer) would not fit the context and model.backend.truncate is on."""
+        for _ in range(4):  # re-tokenising after a cut can differ by a token or two
+            n = len(self.tokenizer(self.render(r) + (r.score.text if r.score else ""), add_special_tokens=False).input_ids)
+            over = n + (0 if r.score else self.max_new_tokens) - (self.context or n)
+            if over <= 0:
+                return r
+            if not self.truncate:
+                raise HarnessError(f"document {r.doc_id}: prompt of {n} tokens"
+                                   f"{'' if r.score else f' plus max_new_tokens={self.max_new_tokens}'} exceeds "
+                                   f"the model's context of {self.context} (model.backend.truncate=true cuts "
+                                   "such transcripts to fit, and counts them)")
+            text_ids = self.tokenizer(r.text, add_special_tokens=False).input_ids
+            if len(text_ids) <= over:
+                raise HarnessError(f"document {r.doc_id}: the prompt exceeds the model's context of {self.context} "
+                                   "even without the transcript (fewer examples, or a shorter prompt)")
+            short = self.tokenizer.decode(text_ids[:len(text_ids) - over - 4], skip_special_tokens=True)
+            last = {**r.messages[-1], "content": r.messages[-1]["content"].replace(r.text, short)}
+            r = replace(r, messages=(*r.messages[:-1], last), text=short)
+        return r
+
     def _token_rows(self, requests: Sequence[Request]) -> tuple[list[list[int]], int]:
         """Token ids per request (prompt, plus the answer template in score
         mode), and how many leading tokens a shared prefix may cover: it must
@@ -145,11 +171,6 @@ class TransformersBackend:
             ids = self.tokenizer(prompt + (r.score.text if r.score else ""), add_special_tokens=False).input_ids
             n_prompt = len(self.tokenizer(prompt, add_special_tokens=False).input_ids) if r.score else len(ids)
             limit = n_prompt - 1 if limit is None else min(limit, n_prompt - 1)
-            budget = len(ids) + (0 if r.score else self.max_new_tokens)
-            if self.context and budget > self.context:
-                raise HarnessError(f"document {r.doc_id}: prompt of {len(ids)} tokens"
-                                   f"{'' if r.score else f' plus max_new_tokens={self.max_new_tokens}'} exceeds "
-                                   f"the model's context of {self.context}")
             rows.append(ids)
         return rows, limit
 
@@ -186,6 +207,9 @@ class TransformersBackend:
     def generate(self, requests: Sequence[Request]) -> list[Generation]:
         if not requests:
             return []
+        fitted = [self._fit(r) for r in requests]
+        self.stats["truncated"] += sum(f is not r for f, r in zip(fitted, requests))
+        requests = fitted
         rows, limit = self._token_rows(requests)
         n_prefix, prefix_cache = self._prefix_cache(rows, limit)
         # Longest first: similar lengths share a batch, so little padding.
