@@ -187,7 +187,7 @@ class TransformersBackend:
             return 0, None
         self._sync()
         t0 = time.perf_counter()
-        cache = self.model(input_ids=torch.tensor([rows[0][:n]], device=self.device), use_cache=True).past_key_values
+        cache = self.model(input_ids=torch.tensor([rows[0][:n]], device=self.device), use_cache=True).cache
         self._sync()
         self.stats["prefix_s"] += time.perf_counter() - t0
         self.stats["prefix_tokens"] += n
