@@ -54,6 +54,11 @@ def test_unreadable_files(tmp_path):
         "trunc.jsonl": b'{"doc": "a", "body": "x"}\n{"doc": "b", "bo',
         "latin1.jsonl": '{"doc": "a", "body": "caf\xe9"}\n'.encode("latin-1"),
         "data.txt": b"x",
+        "empty.csv": b"",
+        "header.csv": b"doc,body\n",
+        "ragged.csv": b'doc,body\n1,"unterminated\n',
+        "fake.parquet": b"not parquet",
+        "string.jsonl": b'"just a string"\n',
     }
     for name, content in cases.items():
         path = tmp_path / name
@@ -64,6 +69,10 @@ def test_unreadable_files(tmp_path):
         assert str(path) in str(e.value), name
     with pytest.raises(HarnessError, match="line 2"):
         load_documents(tmp_path / "trunc.jsonl", **COLS)
+    with pytest.raises(HarnessError, match="the file is empty"):
+        load_documents(tmp_path / "empty.csv", **COLS)
+    with pytest.raises(HarnessError, match="holds no rows"):
+        load_documents(tmp_path / "header.csv", **COLS)
 
 
 def test_label_mapping_defaults_to_the_key_and_rejects_unknown_features():

@@ -34,6 +34,8 @@ def _read_rows(path: Path) -> list[dict]:
     builder = _BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise HarnessError(f"{path}: unsupported file type {path.suffix!r} (use .jsonl, .csv or .parquet)")
+    if path.stat().st_size == 0:
+        raise HarnessError(f"{path}: the file is empty")
     if builder != "parquet":
         _check_utf8(path)
     import datasets
@@ -72,7 +74,12 @@ def _explain_load_failure(path: Path, builder: str, error: Exception) -> str:
                             return f"{path}, line {line_no}: not a JSON object"
                     except json.JSONDecodeError as e:
                         return f"{path}, line {line_no}: not valid JSON ({e.msg})"
-    return f"{path}: cannot be read as {builder.upper()}: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+    if "corresponds to no data" in str(error):
+        return f"{path}: the file holds no rows"
+    while error.__cause__ is not None and "error occurred while generating" in str(error):
+        error = error.__cause__  # `datasets` wraps the parser's own, more telling message
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"{path}: cannot be read as {builder.upper()}: {detail}"
 
 
 def _is_blank(text: object) -> bool:
