@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The embedded model on the first 40 documents of the Persian demo test split
-# (~6 min on 2 CPU cores). Drop the limit for all 288: .venv/bin/harness
+# (~2 min on 2 CPU cores once set up). Drop the limit for all 288: .venv/bin/harness
 demo: setup
 	$(BIN)/harness dataset.limit=40
 
