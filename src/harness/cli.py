@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import __version__
 from .config import PROJECT_ROOT, register
-from .errors import HarnessError
+from .errors import exit_on_user_error
 
 log = logging.getLogger("harness")
 CONF_DIR = str(PROJECT_ROOT / "conf")
@@ -123,11 +122,7 @@ def run_config(cfg: DictConfig) -> float:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def _app(cfg: DictConfig) -> float:
-    try:
-        return run_config(cfg)
-    except HarnessError as e:
-        print(f"harness: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    return exit_on_user_error("harness", lambda: run_config(cfg))
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .cli import CONF_DIR, _translate, run_config
 from .config import register
-from .errors import HarnessError
+from .errors import HarnessError, exit_on_user_error
 from .records import Document
 
 log = logging.getLogger("harness.tune")
@@ -159,11 +158,7 @@ def tune_config(cfg: DictConfig) -> float:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="tune")
 def _app(cfg: DictConfig) -> float:
-    try:
-        return tune_config(cfg)
-    except HarnessError as e:
-        print(f"harness-tune: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    return exit_on_user_error("harness-tune", lambda: tune_config(cfg))
 
 
 def main() -> None:
