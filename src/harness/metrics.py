@@ -87,8 +87,8 @@ def latency_summary(latencies_s: Sequence[float], gen_tokens: int, wall_s: float
     return {
         "latency/ms_per_doc_p50": float(np.percentile(ms, 50)) if len(ms) else 0.0,
         "latency/ms_per_doc_p95": float(np.percentile(ms, 95)) if len(ms) else 0.0,
-        "throughput/docs_per_s": _ratio(len(ms), wall_s) if wall_s > 0 else 0.0,
-        "throughput/gen_tokens_per_s": gen_tokens / wall_s if wall_s > 0 else 0.0,
+        "throughput/docs_per_s": _ratio(len(ms), wall_s),
+        "throughput/gen_tokens_per_s": _ratio(gen_tokens, wall_s),
     }
 
 

@@ -41,7 +41,6 @@ class RunResult:
     shot_ids: list[str]
     example_prompt: str = ""
     example_texts: list[str] = field(default_factory=list)  # the transcripts inside example_prompt
-    generations: list[Generation] = field(default_factory=list)
 
 
 def with_texts(documents: Sequence[Document], texts: Mapping[str, str]) -> list[Document]:
@@ -136,7 +135,7 @@ def run(
     summary.update(backend_metrics(backend, generations))
     return RunResult(predictions=predictions, per_feature=per_feature, metrics=summary,
                      shot_ids=[s.id for s in shots], example_prompt=render_prompt(backend, requests[0]),
-                     example_texts=[s.text for s in shots] + [documents[0].text], generations=generations)
+                     example_texts=[s.text for s in shots] + [documents[0].text])
 
 
 def backend_metrics(backend: Backend, generations: Sequence[Generation]) -> dict[str, float]:
