@@ -1,25 +1,15 @@
 """Runs against a real `mlflow server` on loopback with basic authentication."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
 import mlflow
 import pytest
 
-from .conftest import DEMO, run_harness
+from .conftest import DEMO, mlflow_server, run_harness
 
 USER, PASSWORD = "admin", "harness-test-only-Pw-7391"  # the auth app's bootstrap admin (ini below)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -28,27 +18,10 @@ def auth_server(tmp_path):
     ini.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{tmp_path}/auth.db\n"
                    f"admin_username = {USER}\nadmin_password = {PASSWORD}\n"
                    "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-secret"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth", "--host", "127.0.0.1",
-         "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp_path}/store.db",
-         "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{uri}/health", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError, OSError):
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("mlflow server did not start")
-    yield uri
-    server.terminate()
-    server.wait(30)
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-secret"}
+    with mlflow_server("--app-name", "basic-auth", "--backend-store-uri", f"sqlite:///{tmp_path}/store.db",
+                       "--artifacts-destination", str(tmp_path / "artifacts"), env=env) as uri:
+        yield uri
 
 
 @pytest.mark.slow

@@ -91,10 +91,14 @@ def run_config(cfg: DictConfig) -> float:
                                                 if key not in ("route", "translator")}),
     }
     tags = {"model": model["name"], "family": model["family"], "params_b": str(model["params_b"]),
-            "route": route["name"], "language": ds["language"], "shots": str(k), "protocol": protocol,
-            **c["tracking"]["tags"]}
+            "route": route["name"], "language": ds["language"], "shots": str(k), "selection": prompt["selection"],
+            "mode": prompt["mode"], "protocol": protocol, **c["tracking"]["tags"]}
+    # model|route|kshot, plus what departs from the defaults, so a sweep's runs read apart in the UI.
+    run_name = "|".join([model["name"], route["name"], f"{k}shot",
+                         *([prompt["selection"]] if prompt["selection"] != "random" else []),
+                         *([prompt["mode"]] if prompt["mode"] != "generate" else [])])
     with tracking.tracked_run(uri=t["uri"], experiment=t["experiment"], artifact_location=t["artifact_location"],
-                              run_name=f"{model['name']}|{route['name']}|{k}shot",
+                              run_name=run_name,
                               params={**tracking.flatten(c), **named}, tags=tags,
                               system_metrics=t["system_metrics"]) as run_id:
         log.info("run %s: %s on %d %s documents of %s", run_id, model["name"], len(evaluated), split["evaluate"],

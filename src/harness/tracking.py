@@ -14,6 +14,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import mlflow
 
+from .errors import HarnessError
 from .pipeline import RunResult
 
 _PARAM_BATCH = 100  # MLflow accepts at most 100 params per request
@@ -77,7 +78,9 @@ def _experiment_id(name: str, artifact_location: Optional[str], uri: str) -> str
         return found.experiment_id
     location = Path(artifact_location).resolve().as_uri() if artifact_location and _is_local_store(uri) else None
     try:
-        return client.create_experiment(name, artifact_location=location)
+        # The MLflow UI then opens the runs table rather than its GenAI overview.
+        return client.create_experiment(name, artifact_location=location,
+                                        tags={"mlflow.experimentKind": "custom_model_development"})
     except mlflow.exceptions.MlflowException:
         found = client.get_experiment_by_name(name)  # a parallel job created it first
         if found is None:
@@ -290,3 +293,44 @@ def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, datase
     source = LocalArtifactDatasetSource(str(Path(dataset_path).resolve()))
     dataset = mlflow.data.from_pandas(frame, source=source, name=dataset_name, digest=dataset_digest[:16])
     mlflow.log_input(dataset, context=context)
+
+
+def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
+    """The experiment's finished extraction runs, the latest per grid cell, as
+    plain values: run_id, name, start_time, params, tags, metrics and
+    predictions (the rows of predictions.jsonl, or None where it is gone)."""
+    import tempfile
+
+    _connect(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        raise HarnessError(f"no experiment named {experiment!r} in the tracking store {redact('uri', uri)}")
+    runs = mlflow.search_runs([found.experiment_id], filter_string="attributes.status = 'FINISHED'",
+                              order_by=["attributes.start_time DESC"], output_format="list")
+    seen: set[str] = set()
+    out = []
+    client = mlflow.MlflowClient()
+    for run in runs:
+        cell = run.data.params.get("config_hash")
+        if cell is None or cell in seen or run.data.tags.get("harness.role") in ("study", "trial", "report"):
+            continue  # not an extraction run, or an older run of the same cell
+        seen.add(cell)
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = client.download_artifacts(run.info.run_id, "predictions.jsonl", tmp)
+                predictions = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+            except (mlflow.exceptions.MlflowException, OSError, ValueError):
+                predictions = None
+        out.append({"run_id": run.info.run_id, "name": run.info.run_name, "start_time": run.info.start_time,
+                    "params": dict(run.data.params), "tags": dict(run.data.tags), "metrics": dict(run.data.metrics),
+                    "predictions": predictions})
+    return out
+
+
+def log_report(uri: str, experiment: str, folder: str, params: Mapping[str, Any]) -> str:
+    """A run named `report` holding the report's files under report/; returns its id."""
+    experiment_id = _open_store(uri, experiment, None)
+    with mlflow.start_run(experiment_id=experiment_id, run_name="report", tags={"harness.role": "report"}) as run:
+        _log_params(params)
+        mlflow.log_artifacts(folder, "report")
+    return run.info.run_id

@@ -1,0 +1,130 @@
+"""The reviewer's view in a real browser: Debian's Chromium, driven by
+Playwright, against `mlflow server` on loopback and the report's HTML page.
+
+CI installs Chromium (`.ci/run`) and sets HARNESS_REQUIRE_BROWSER=1, so there
+a missing browser fails these tests instead of skipping them."""
+
+import os
+import shutil
+
+import mlflow
+import pytest
+
+from .conftest import mlflow_server, run_harness
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not os.environ.get("HARNESS_REQUIRE_BROWSER"):
+    pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no Chromium (apt-get install chromium)", allow_module_level=True)
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.slow
+# Headless, and nothing but loopback: no background services, no component updates.
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+METRIC = "median/macro_f1"
+
+
+@pytest.fixture(scope="module")
+def server(small_sweep):
+    with mlflow_server("--backend-store-uri", small_sweep["uri"]) as uri:
+        yield uri
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh reviewer: a new context, so no column choices saved by another test."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    yield context.new_page()
+    context.close()
+
+
+def _experiment(sweep) -> tuple[str, dict[str, mlflow.entities.Run]]:
+    mlflow.set_tracking_uri(sweep["uri"])
+    found = mlflow.get_experiment_by_name(sweep["experiment"])
+    runs = mlflow.search_runs([found.experiment_id], output_format="list")
+    return found.experiment_id, {r.info.run_name: r for r in runs}
+
+
+def runs_table(page, server: str, experiment_id: str) -> dict[str, str]:
+    """Run name -> its median macro-F1 cell, as the experiment's runs table
+    shows them after the reviewer adds that column."""
+    page.goto(f"{server}/#/experiments/{experiment_id}/runs")
+    page.locator('[col-id="attributes.`Run Name`"]').first.wait_for()  # the runs have loaded
+    page.get_by_role("button", name="Columns", exact=True).click()
+    columns = page.get_by_role("dialog")
+    columns.get_by_placeholder("Search columns").fill(METRIC)
+    columns.get_by_text(METRIC, exact=True).click()
+    page.keyboard.press("Escape")
+    page.wait_for_function(  # a value cell in every run's row
+        """m => document.querySelectorAll('[role=gridcell][col-id="attributes.`Run Name`"]').length ===
+                document.querySelectorAll(`[role=gridcell][col-id="metrics.\\`${m}\\`"]`).length""", arg=METRIC)
+    names, values = {}, {}
+    for row in page.locator("[role=row][row-id]").all():  # a run's cells span pinned and scrolling rows
+        run_id = row.get_attribute("row-id")
+        for cell in row.locator("[col-id]").all():
+            if cell.get_attribute("col-id") == "attributes.`Run Name`":
+                names[run_id] = cell.inner_text().splitlines()[-1]
+            elif cell.get_attribute("col-id") == f"metrics.`{METRIC}`":
+                values[run_id] = cell.inner_text()
+    return {names[r]: values.get(r) for r in names}
+
+
+def check_listed(table: dict[str, str], expected: dict[str, float]) -> None:
+    """Every expected run is in the table with its median macro-F1."""
+    for name, value in expected.items():
+        assert name in table, f"run {name} is not listed in the MLflow UI ({sorted(table)})"
+        assert float(table[name]) == pytest.approx(value, abs=1e-9), name
+
+
+def test_every_run_of_the_sweep_is_listed_with_its_median_macro_f1(small_sweep, server, page):
+    experiment_id, runs = _experiment(small_sweep)
+    expected = {n: runs[n].data.metrics[METRIC] for n in small_sweep["names"]}
+    check_listed(runs_table(page, server, experiment_id), expected)
+
+
+def test_the_check_fails_when_a_run_is_missing(small_sweep, server, page):
+    experiment_id, runs = _experiment(small_sweep)
+    expected = {n: runs[n].data.metrics[METRIC] for n in small_sweep["names"]}
+    gone = runs[small_sweep["names"][0]].info.run_id
+    mlflow.MlflowClient().delete_run(gone)
+    try:
+        with pytest.raises(AssertionError, match="is not listed"):
+            check_listed(runs_table(page, server, experiment_id), expected)
+    finally:
+        mlflow.MlflowClient().restore_run(gone)
+
+
+def test_a_runs_predictions_artifact_opens(small_sweep, server, page):
+    experiment_id, runs = _experiment(small_sweep)
+    run = runs[small_sweep["names"][-1]]
+    first = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/predictions.jsonl").splitlines()[0]
+    page.goto(f"{server}/#/experiments/{experiment_id}/runs/{run.info.run_id}/artifacts")
+    page.get_by_text("predictions.jsonl", exact=True).click()
+    # The preview shows the file's first line (the highlighter splits it into spans).
+    page.wait_for_function("line => document.body.innerText.includes(line)", arg=first[:80])
+
+
+def test_report_page_shows_every_figure(small_sweep, page, tmp_path):
+    done = run_harness("--experiment", small_sweep["experiment"], "--tracking-uri", small_sweep["uri"],
+                       "--out", str(tmp_path), "--bootstrap", "100", "--no-log", module="harness.report",
+                       cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    page.goto((tmp_path / "report.html").as_uri())
+    images = page.locator("img")
+    assert images.count() == 4
+    for image in images.all():
+        image.scroll_into_view_if_needed()
+        assert image.is_visible() and image.evaluate("i => i.complete && i.naturalWidth > 0")
+    assert page.get_by_role("heading", name="Headline").is_visible()
+    headline = page.locator("table").first.inner_text()
+    assert all(name in headline for name in small_sweep["names"])

@@ -1,0 +1,102 @@
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from harness import report
+from .conftest import run_harness
+
+HEADLINE_METRICS = {"macro_f1": "median/macro_f1", "mcc": "median/mcc", "sensitivity": "median/sensitivity",
+                    "specificity": "median/specificity", "precision": "median/precision",
+                    "missing_rate": "missing/rate"}
+
+
+def _runs(uri: str, experiment: str) -> dict[str, mlflow.entities.Run]:
+    mlflow.set_tracking_uri(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    return {r.info.run_name: r for r in mlflow.search_runs([found.experiment_id], output_format="list")}
+
+
+@pytest.mark.slow
+def test_report_numbers_are_the_logged_metrics_with_intervals_around_them(small_sweep, tmp_path):
+    out = tmp_path / "report"
+    done = run_harness("--experiment", small_sweep["experiment"], "--tracking-uri", small_sweep["uri"],
+                       "--out", str(out), "--bootstrap", "500", module="harness.report", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = _runs(small_sweep["uri"], small_sweep["experiment"])
+
+    headline = pd.read_csv(out / "headline.csv")
+    assert sorted(headline["run_id"]) == sorted(runs[n].info.run_id for n in small_sweep["names"])
+    assert list(headline["macro_f1"]) == sorted(headline["macro_f1"], reverse=True)
+    by_id = {r.info.run_id: r for r in runs.values()}
+    for _, row in headline.iterrows():
+        logged = by_id[row["run_id"]].data.metrics
+        for column, metric in HEADLINE_METRICS.items():
+            assert row[column] == logged[metric], (row["label"], column)
+            assert row[f"{column}_lo"] <= row[column] <= row[f"{column}_hi"], (row["label"], column)
+        assert row["docs_per_s"] == logged["throughput/docs_per_s"]
+        assert row["n_docs"] == 12 and pd.isna(row["note"])
+
+    per_feature = pd.read_csv(out / "per_feature.csv")
+    sample = per_feature.iloc[17]
+    assert sample["value"] == by_id[sample["run_id"]].data.metrics[f"feature/{sample['feature']}/{sample['metric']}"]
+
+    # Two route pairs (one per model) and two model pairs (one per route).
+    comparisons = pd.read_csv(out / "comparisons.csv")
+    assert sorted(comparisons["compared"]) == ["model", "model", "route", "route"]
+    for _, row in comparisons.iterrows():
+        a, b = runs[row["a"]], runs[row["b"]]
+        assert row["delta"] == pytest.approx(b.data.metrics["median/macro_f1"] - a.data.metrics["median/macro_f1"])
+        assert row["delta_lo"] <= row["delta"] <= row["delta_hi"]
+        assert row["p"] <= row["p_holm"] <= 1
+    features = pd.read_csv(out / "feature_comparisons.csv")
+    assert len(features) == 4 * 13 and (features["p_mcnemar"] <= features["p_holm"]).all()
+
+    for name in ("heatmap", "route_effects", "sensitivity_specificity", "mcc_missing"):
+        assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 4 and "smollm2-135m|reference|1shot|score" in page
+
+    # Logged as a run of the same experiment, which a second report leaves out.
+    logged = _runs(small_sweep["uri"], small_sweep["experiment"])["report"]
+    files = {f.path for f in mlflow.MlflowClient().list_artifacts(logged.info.run_id, "report")}
+    assert {"report/report.html", "report/headline.csv", "report/heatmap.png"} <= files
+    again = run_harness("--experiment", small_sweep["experiment"], "--tracking-uri", small_sweep["uri"],
+                        "--out", str(tmp_path / "again"), "--bootstrap", "50", "--no-log",
+                        module="harness.report", cwd=tmp_path)
+    assert again.returncode == 0 and len(pd.read_csv(tmp_path / "again" / "headline.csv")) == 4
+
+
+def test_unknown_experiment_is_one_clear_error(tmp_path):
+    done = run_harness("--experiment", "nope", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db",
+                       module="harness.report", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("harness-report: error: no experiment named 'nope'")
+    assert "Traceback" not in done.stderr
+
+
+def _raw(pred_pain, logged_f1):
+    rows = [{"id": str(i), "gold": {"pain": i < 2}, "pred": {"pain": v}} for i, v in enumerate(pred_pain)]
+    return {"run_id": "r", "name": "m|native|0shot", "params": {"model": "m", "route": "native", "shots": "0"},
+            "metrics": {"median/macro_f1": logged_f1}, "predictions": rows}
+
+
+def test_predictions_that_disagree_with_the_logged_metrics_get_no_interval():
+    good = report.Run(_raw([True, True, False, None], logged_f1=1.0))
+    assert good.problem is None and good.missing[3, 0] and not good.pred[3, 0]
+    stale = report.Run(_raw([True, False, False, False], logged_f1=1.0))
+    assert "logged 1.0000" in stale.problem
+    row = report.headline([stale], n_boot=20, seed=0).iloc[0]
+    assert row["macro_f1"] == 1.0 and math.isnan(row["macro_f1_lo"]) and "predictions.jsonl" in row["note"]
+    gone = report.Run({**_raw([], 1.0), "predictions": None})
+    assert gone.problem == "predictions.jsonl is missing or empty"
+
+
+def test_report_console_script(tmp_path):
+    script = Path(sys.executable).parent / "harness-report"
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0 and "--experiment" in done.stdout
