@@ -10,10 +10,14 @@ share its trial budget."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Optional
 
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -61,6 +65,84 @@ def _storage(url: str):
         raise HarnessError(f"tune.storage={url}: {str(e).splitlines()[0]}") from None
 
 
+@contextmanager
+def _claim_lock(storage, url: str, study: str) -> Iterator[None]:
+    """Held while a worker decides to start a trial and creates it, so workers
+    together create exactly n_trials: a PostgreSQL advisory lock (workers on
+    any machine), a file lock beside a SQLite file (one machine)."""
+    if url.startswith("postgresql"):
+        from sqlalchemy import text
+
+        key = int.from_bytes(hashlib.sha256(f"harness-tune|{study}".encode()).digest()[:8], "big", signed=True)
+        with storage.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+    elif url.startswith("sqlite:///"):
+        from filelock import FileLock
+
+        with FileLock(f"{url.removeprefix('sqlite:///')}.claim.lock"):
+            yield
+    else:  # other databases: a trial or two over budget is possible when workers race
+        yield
+
+
+@contextmanager
+def _heartbeat(storage, trial_id: int) -> Iterator[None]:
+    """What Study.optimize does for its trials, for ours: a beat every
+    interval, so a worker that dies leaves a trial that goes stale."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(storage.get_heartbeat_interval()):
+            storage.record_heartbeat(trial_id)
+
+    storage.record_heartbeat(trial_id)
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def run_trials(study, storage, url: str, n_trials: int, objective: Callable, timeout: Optional[float],
+               baselines: list[dict]) -> None:
+    """Ask, run and tell trials until the study holds n_trials that are
+    finished, running or queued (failed ones are replaced), or time is up.
+    A new study starts from the baselines. Several workers on one storage
+    share the budget exactly."""
+    import optuna
+
+    State = optuna.trial.TrialState
+    deadline = time.monotonic() + timeout if timeout else float("inf")
+    while time.monotonic() < deadline:
+        with _claim_lock(storage, url, study.study_name):
+            optuna.storages.fail_stale_trials(study)  # trials of dead workers
+            trials = study.get_trials(deepcopy=False)
+            if not trials:
+                for params in baselines[:n_trials]:
+                    study.enqueue_trial(params)
+                trials = study.get_trials(deepcopy=False)
+            queued = any(t.state == State.WAITING for t in trials)
+            if not queued and sum(t.state != State.FAIL for t in trials) >= n_trials:
+                return
+            trial = study.ask()  # takes a queued trial first
+        with _heartbeat(storage, trial._trial_id):
+            try:
+                value = objective(trial)
+            except optuna.TrialPruned:
+                study.tell(trial, state=State.PRUNED)
+                continue
+            except BaseException:
+                study.tell(trial, state=State.FAIL)
+                raise
+        study.tell(trial, value)
+
+
 def tune_config(cfg: DictConfig) -> float:
     """Run (or resume) the study; write the best selection; score it on test."""
     import optuna
@@ -89,14 +171,13 @@ def tune_config(cfg: DictConfig) -> float:
 
     sampler = optuna.samplers.TPESampler(seed=c["seed"])
     pruner = optuna.pruners.MedianPruner(n_startup_trials=t["startup_trials"], n_warmup_steps=1)
-    study = optuna.create_study(study_name=t["study"], storage=_storage(t["storage"]), sampler=sampler,
+    storage = _storage(t["storage"])
+    study = optuna.create_study(study_name=t["study"], storage=storage, sampler=sampler,
                                 pruner=pruner, direction="maximize", load_if_exists=True)
-    if not study.trials:  # a new study starts from the baselines
-        pool_docs = [by_id[i] for i in pool]
-        for shots in (splits.random_shots(pool_docs, k_low, c["seed"]),
-                      splits.balanced_shots(pool_docs, k_low, cell.task.keys, c["seed"])):
-            study.enqueue_trial({"k": k_low, **{f"shot_{i}": d.id for i, d in enumerate(shots)}},
-                                skip_if_exists=True)
+    pool_docs = [by_id[i] for i in pool]
+    baselines = [{"k": k_low, **{f"shot_{i}": d.id for i, d in enumerate(shots)}}
+                 for shots in (splits.random_shots(pool_docs, k_low, c["seed"]),
+                               splits.balanced_shots(pool_docs, k_low, cell.task.keys, c["seed"]))]
 
     def objective(trial: optuna.Trial) -> float:
         k = trial.suggest_int("k", k_low, k_high)
@@ -122,16 +203,12 @@ def tune_config(cfg: DictConfig) -> float:
         trial.set_user_attr("shot_ids", ids)
         return value
 
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     tr = c["tracking"]
     with tracking.study_run(uri=tr["uri"], experiment=tr["experiment"], artifact_location=tr["artifact_location"],
                             study=t["study"], params={**tracking.flatten({"tune": t}), "model": c["model"]["name"],
                                                       "route": c["route"]["name"], "dataset": c["dataset"]["name"]}):
-        remaining = t["n_trials"] - len(study.get_trials(deepcopy=False, states=finished))
-        if remaining > 0:
-            optuna.logging.set_verbosity(optuna.logging.WARNING)
-            study.optimize(objective, timeout=t["timeout"], catch=(),
-                           callbacks=[optuna.study.MaxTrialsCallback(t["n_trials"], states=finished)])
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        run_trials(study, storage, t["storage"], t["n_trials"], objective, t["timeout"], baselines)
         completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if not completed:
             raise HarnessError(f"study {t['study']}: no trial completed (all pruned or failed)")
