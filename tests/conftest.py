@@ -1,9 +1,12 @@
 import contextlib
+import glob
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,15 +28,57 @@ def run_harness(*overrides: str, cwd: Path, module: str = "harness", env: dict |
                           capture_output=True, text=True, timeout=timeout)
 
 
+def require(available: bool, what: str) -> None:
+    """Skip a test whose outside tool is missing; in CI (HARNESS_CI=1, set by
+    .ci/run, which installs them all) fail instead, so nothing skips silently."""
+    if not available:
+        if os.environ.get("HARNESS_CI"):
+            pytest.fail(f"{what} is missing; .ci/run installs it")
+        pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server on a free loopback port (Debian's
+    postgresql package); yields a URL prefix to append a database name to."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb")]
+    require(bool(found[-1]), "PostgreSQL (apt-get install postgresql)")
+    bin_dir = Path(found[-1]).parent
+    as_postgres: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="harness-pg-"))
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(folder, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def pg(tool: str, *args: str) -> None:
+        subprocess.run([*as_postgres, str(bin_dir / tool), *args], check=True, capture_output=True, timeout=120)
+
+    data = folder / "data"
+    pg("initdb", "-D", str(data), "-U", "harness", "--auth=trust", "-E", "UTF8", "--no-sync")
+    pg("pg_ctl", "-D", str(data), "-l", str(folder / "log"), "-w", "start",
+       "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off -c max_connections=200")
+    try:
+        for database in ("mlflow", "optuna"):
+            pg("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "harness", database)
+        yield f"postgresql+psycopg://harness@127.0.0.1:{port}"
+    finally:
+        pg("pg_ctl", "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def mlflow_server(*args: str, env: dict | None = None) -> Iterator[str]:
     """A real `mlflow server` on a free loopback port for the body; yields its URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    log = tempfile.TemporaryFile()
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                                "--workers", "1", *args], env={**os.environ, **(env or {})},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 120
@@ -43,12 +88,14 @@ def mlflow_server(*args: str, env: dict | None = None) -> Iterator[str]:
                 break
             except (urllib.error.URLError, ConnectionError, OSError):
                 if time.time() > deadline or server.poll() is not None:
-                    pytest.fail(f"mlflow server {' '.join(args)} did not start")
+                    log.seek(0)
+                    pytest.fail(f"mlflow server {' '.join(args)} did not start:\n{log.read()[-2000:].decode()}")
                 time.sleep(0.5)
         yield uri
     finally:
         server.terminate()
         server.wait(30)
+        log.close()
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The reviewer's view in a real browser: Debian's Chromium, driven by
 Playwright, against `mlflow server` on loopback and the report's HTML page.
 
-CI installs Chromium (`.ci/run`) and sets HARNESS_REQUIRE_BROWSER=1, so there
-a missing browser fails these tests instead of skipping them."""
+CI installs Chromium (`.ci/run`) and sets HARNESS_CI=1, so there a missing
+browser fails these tests instead of skipping them."""
 
 import os
 import shutil
@@ -10,15 +10,9 @@ import shutil
 import mlflow
 import pytest
 
-from .conftest import mlflow_server, run_harness
+from .conftest import mlflow_server, require, run_harness
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not os.environ.get("HARNESS_REQUIRE_BROWSER"):
-    pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("no Chromium (apt-get install chromium)", allow_module_level=True)
-from playwright.sync_api import sync_playwright  # noqa: E402
-
 pytestmark = pytest.mark.slow
 # Headless, and nothing but loopback: no background services, no component updates.
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -34,6 +28,11 @@ def server(small_sweep):
 
 @pytest.fixture(scope="module")
 def browser():
+    require(os.path.exists(CHROMIUM), "Chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "Playwright (pip install playwright)")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield browser
@@ -86,13 +85,13 @@ def check_listed(table: dict[str, str], expected: dict[str, float]) -> None:
         assert float(table[name]) == pytest.approx(value, abs=1e-9), name
 
 
-def test_every_run_of_the_sweep_is_listed_with_its_median_macro_f1(small_sweep, server, page):
+def test_every_run_of_the_sweep_is_listed_with_its_median_macro_f1(page, small_sweep, server):
     experiment_id, runs = _experiment(small_sweep)
     expected = {n: runs[n].data.metrics[METRIC] for n in small_sweep["names"]}
     check_listed(runs_table(page, server, experiment_id), expected)
 
 
-def test_the_check_fails_when_a_run_is_missing(small_sweep, server, page):
+def test_the_check_fails_when_a_run_is_missing(page, small_sweep, server):
     experiment_id, runs = _experiment(small_sweep)
     expected = {n: runs[n].data.metrics[METRIC] for n in small_sweep["names"]}
     gone = runs[small_sweep["names"][0]].info.run_id
@@ -104,7 +103,7 @@ def test_the_check_fails_when_a_run_is_missing(small_sweep, server, page):
         mlflow.MlflowClient().restore_run(gone)
 
 
-def test_a_runs_predictions_artifact_opens(small_sweep, server, page):
+def test_a_runs_predictions_artifact_opens(page, small_sweep, server):
     experiment_id, runs = _experiment(small_sweep)
     run = runs[small_sweep["names"][-1]]
     first = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/predictions.jsonl").splitlines()[0]
@@ -114,7 +113,7 @@ def test_a_runs_predictions_artifact_opens(small_sweep, server, page):
     page.wait_for_function("line => document.body.innerText.includes(line)", arg=first[:80])
 
 
-def test_report_page_shows_every_figure(small_sweep, page, tmp_path):
+def test_report_page_shows_every_figure(page, small_sweep, tmp_path):
     done = run_harness("--experiment", small_sweep["experiment"], "--tracking-uri", small_sweep["uri"],
                        "--out", str(tmp_path), "--bootstrap", "100", "--no-log", module="harness.report",
                        cwd=tmp_path)
