@@ -2,12 +2,15 @@
 twin) and parallel tuning workers, both against a real MLflow server whose
 backend store is a real PostgreSQL server, all started on loopback here."""
 
+import json
 import subprocess
 import sys
 
 import mlflow
 import optuna
 import pytest
+
+psycopg = pytest.importorskip("psycopg")
 
 from .conftest import DEMO, mlflow_server, run_harness
 
@@ -23,11 +26,14 @@ def tracking_server(postgres, tmp_path_factory):
         yield uri
 
 
-def test_submitit_sweep_of_eight_cells_two_at_a_time(tracking_server, workdir):
+def test_submitit_sweep_of_eight_cells_two_at_a_time(postgres, tracking_server, workdir):
+    """8 cells as submitit jobs, 2 at a time, logging to the shared server; the
+    translate cells share one translation cache in PostgreSQL."""
     done = run_harness("-m", "hydra/launcher=local", "hydra.sweeper.max_batch_size=2", "model=keyword-baseline",
-                       "route=native,reference", "prompt.shots=0,1", "seed=1,2", "dataset.limit=10",
-                       f"dataset.path={DEMO}", f"tracking.uri={tracking_server}", "tracking.experiment=cluster",
-                       cwd=workdir)
+                       "route=native,translate", "prompt.shots=0,1", "seed=1,2", "dataset.limit=3",
+                       f"dataset.path={DEMO}", "translator.model.backend.max_new_tokens=48",
+                       f"translator.cache={postgres}/mlflow", f"tracking.uri={tracking_server}",
+                       "tracking.experiment=cluster", cwd=workdir)
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(list(workdir.glob("multirun/*/*/.submitit/*"))) >= 8  # each cell ran as a submitit job
 
@@ -36,12 +42,21 @@ def test_submitit_sweep_of_eight_cells_two_at_a_time(tracking_server, workdir):
     assert len(runs) == 8
     assert len({(r.data.params["route"], r.data.params["shots"], r.data.params["seed"]) for r in runs}) == 8
     client = mlflow.MlflowClient()
+    sources = set()
     for run in runs:
         assert run.info.status == "FINISHED"
         assert COMPLETE_RUN <= {a.path for a in client.list_artifacts(run.info.run_id)}
         rows = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/predictions.jsonl").splitlines()
-        assert len(rows) == 10 and "median/macro_f1" in run.data.metrics
+        assert len(rows) == 3 and "median/macro_f1" in run.data.metrics
         assert run.inputs.dataset_inputs  # the evaluated documents, as an MLflow dataset
+        if run.data.params["route"] == "translate":
+            translated = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/translations.jsonl").splitlines()
+            sources |= {json.loads(row)["source"] for row in translated}
+            if run.data.params["shots"] == "1":  # ran after the 0-shot batch had translated the same documents
+                assert run.data.metrics["translation/cache_hits"] >= 3
+    with psycopg.connect(f"{postgres}/mlflow".replace("+psycopg", "")) as db:
+        cached = [row[0] for row in db.execute("SELECT source FROM translations")]
+    assert sorted(cached) == sorted(sources)  # each text translated into the cache once
 
 
 def test_two_tuning_workers_on_postgres_finish_exactly_n_trials(postgres, tracking_server, workdir):

@@ -29,7 +29,7 @@ def _translate(c: dict[str, Any], translator, documents: list) -> tuple[dict[str
 
     tr, language = c["translator"], c["dataset"]["language"]
     system = tr["system"].replace("{language}", tr["language_names"].get(language, language))
-    cache = translation.TranslationCache(tr["cache"])
+    cache = translation.open_cache(tr["cache"])
     try:
         done = translation.translate(
             documents, translator, cache, translator=getattr(translator, "identity", tr["model"]["name"]),

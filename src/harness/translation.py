@@ -4,8 +4,11 @@ persistent cache shared by every model, route, job and process.
 A translation is keyed by everything that decides it: the translator's
 identity (name, weights fingerprint, dtype), the translation prompt, the
 decoding settings and the source text. The cache is one SQLite file in WAL
-mode; parallel jobs may translate the same text at the same moment (both pay,
-one row is kept), never corrupt it, never lose a finished chunk."""
+mode (jobs on one machine) or a PostgreSQL table (`translator.cache=
+postgresql+psycopg://...`, jobs on many machines: SQLite's WAL does not work on
+network filesystems). Parallel jobs may translate the same text at the same
+moment (both pay, one row is kept), never corrupt it, never lose a finished
+chunk."""
 
 from __future__ import annotations
 
@@ -27,6 +30,15 @@ def translation_key(translator: str, system: str, decoding: Mapping, text: str) 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, translator TEXT NOT NULL,"
+           " source TEXT NOT NULL, translation TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)")
+
+
+def open_cache(location: str) -> "TranslationCache | PostgresTranslationCache":
+    """The cache translator.cache names: a database URL or a SQLite file path."""
+    return PostgresTranslationCache(location) if location.startswith("postgresql") else TranslationCache(location)
+
+
 class TranslationCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -34,8 +46,7 @@ class TranslationCache:
         try:
             self.db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, translator TEXT NOT NULL,"
-                            " source TEXT NOT NULL, translation TEXT NOT NULL, created REAL NOT NULL)")
+            self.db.execute(_SCHEMA)
         except sqlite3.DatabaseError as e:
             raise HarnessError(f"translation cache {self.path}: {e} (translator.cache)") from None
 
@@ -56,6 +67,38 @@ class TranslationCache:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.executemany("INSERT OR IGNORE INTO translations VALUES (?, ?, ?, ?, ?)",
                                 [(*row, now) for row in rows])
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class PostgresTranslationCache:
+    """The same cache as a PostgreSQL table, for jobs on several machines."""
+
+    def __init__(self, url: str):
+        try:
+            import psycopg
+        except ImportError:
+            raise HarnessError("translator.cache: a PostgreSQL cache needs psycopg (pip install -e '.[postgres]')") \
+                from None
+        self.where = url.split("@")[-1]  # for messages: no credentials
+        try:
+            self.db = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True)
+            with self.db.transaction():  # parallel jobs creating the table at once wait for each other
+                self.db.execute("SELECT pg_advisory_xact_lock(7201)")
+                self.db.execute(_SCHEMA)
+        except psycopg.Error as e:
+            raise HarnessError(f"translation cache {self.where}: {str(e).strip()} (translator.cache)") from None
+
+    def get(self, keys: Iterable[str]) -> dict[str, str]:
+        rows = self.db.execute("SELECT key, translation FROM translations WHERE key = ANY(%s)", (list(keys),))
+        return dict(rows.fetchall())
+
+    def put(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
+        now = time.time()
+        with self.db.transaction(), self.db.cursor() as cursor:
+            cursor.executemany("INSERT INTO translations VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
+                               [(*row, now) for row in rows])
 
     def close(self) -> None:
         self.db.close()
