@@ -100,3 +100,24 @@ def test_report_console_script(tmp_path):
     script = Path(sys.executable).parent / "harness-report"
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0 and "--experiment" in done.stdout
+
+
+def _cell(model, route, translator=None, seed="42"):
+    params = {"model": model, "route": route, "shots": "1", "seed": seed}
+    if translator:
+        params["translator.model.name"] = translator
+    rows = [{"id": "1", "gold": {"pain": True}, "pred": {"pain": True}}]
+    return report.Run({"run_id": f"{model}{route}{translator}{seed}", "name": f"{model}|{route}|1shot",
+                       "params": params, "metrics": {"median/macro_f1": 1.0}, "predictions": rows})
+
+
+def test_pairs_differ_in_exactly_what_they_compare():
+    runs = [_cell("a", "native"), _cell("a", "translate", "aya"), _cell("a", "translate", "smol"),
+            _cell("b", "translate", "aya"), _cell("b", "native", seed="7")]
+    report.label_runs(runs)
+    found = {(kind, a.label, b.label) for kind, a, b in report.pairs(runs)}
+    assert found == {
+        ("route", "a|native|1shot", "a|translate|1shot|translator.model.name=aya"),
+        ("route", "a|native|1shot", "a|translate|1shot|translator.model.name=smol"),
+        ("model", "a|translate|1shot|translator.model.name=aya", "b|translate|1shot"),
+    }  # not two translators as a "route" pair, nor models on different translators or seeds

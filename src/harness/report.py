@@ -74,7 +74,8 @@ def label_runs(runs: list[Run]) -> None:
     tell apart runs of the same name appended."""
     names = [r.name for r in runs]
     clash = [r for r in runs if names.count(r.name) > 1]
-    varying = [k for k in ("dataset", "prompt", "route.prompt_language", "seed", "dataset.limit", "split.seed")
+    varying = [k for k in ("dataset", "prompt", "route.prompt_language", "translator.model.name", "seed",
+                           "dataset.limit", "split.seed")
                if len({r.params.get(k) for r in clash}) > 1]
     for r in clash:
         r.label = "|".join([r.name, *(f"{k}={r.params.get(k)}" for k in varying)] or [r.name])
@@ -113,14 +114,16 @@ def pairs(runs: list[Run]) -> list[tuple[str, Run, Run]]:
     or but the model."""
     out = []
     for kind in ("route", "model"):
-        rest = [k for k in SETTING if k != kind]
+        # Models compared on the translate route must have read the same translations.
+        rest = [k for k in SETTING if k != kind] + (["translator.model.name"] if kind == "model" else [])
         order = (lambda r: (ROUTE_ORDER.get(r.params["route"], 9), r.params["route"])) if kind == "route" \
             else (lambda r: r.params["model"])
         groups: dict[tuple, list[Run]] = {}
         for r in runs:
             groups.setdefault(tuple(r.params.get(k) for k in rest), []).append(r)
         for group in groups.values():
-            out += [(kind, a, b) for a, b in itertools.combinations(sorted(group, key=order), 2)]
+            out += [(kind, a, b) for a, b in itertools.combinations(sorted(group, key=order), 2)
+                    if a.params[kind] != b.params[kind]]
     return out
 
 
