@@ -131,7 +131,7 @@ def run_trials(study, storage, url: str, n_trials: int, objective: Callable, tim
             if not queued and sum(t.state != State.FAIL for t in trials) >= n_trials:
                 return
             trial = study.ask()  # takes a queued trial first
-        with _heartbeat(storage, trial._trial_id):
+        with _heartbeat(storage, trial._trial_id):  # a live Trial has no public id
             try:
                 value = objective(trial)
             except optuna.TrialPruned:
