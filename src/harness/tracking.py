@@ -9,6 +9,7 @@ import io
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
@@ -292,7 +293,16 @@ def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, datase
 
     source = LocalArtifactDatasetSource(str(Path(dataset_path).resolve()))
     dataset = mlflow.data.from_pandas(frame, source=source, name=dataset_name, digest=dataset_digest[:16])
-    mlflow.log_input(dataset, context=context)
+    for attempt in range(4):
+        try:
+            mlflow.log_input(dataset, context=context)
+            break
+        except mlflow.exceptions.MlflowException as e:
+            # Parallel jobs registering the same dataset race on the server's
+            # get-or-create (PostgreSQL: unique violation); the retry finds it.
+            if "unique" not in str(e).lower() or attempt == 3:
+                raise
+            time.sleep(0.2 * 2 ** attempt)
 
 
 def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:

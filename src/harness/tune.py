@@ -43,50 +43,50 @@ def _reader(c: dict[str, Any], translator) -> Callable[[list[Document]], list[Do
     return lambda docs: pipeline.with_texts(docs, _translate(c, translator, docs)[0])
 
 
-def _storage(url: str):
-    """The study's RDB storage. Heartbeats let a resumed study fail the trials
-    of a worker that died, instead of leaving them running forever."""
-    import contextlib
-    import warnings
-
-    import optuna
-    from filelock import FileLock
-
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    lock = contextlib.nullcontext()
-    if url.startswith("sqlite:///"):
-        db = Path(url.removeprefix("sqlite:///"))
-        db.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(f"{db}.lock")  # workers creating one new SQLite file race on its schema
-    try:
-        with lock:
-            return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
-    except Exception as e:  # a bad URL or an unreachable database
-        raise HarnessError(f"tune.storage={url}: {str(e).splitlines()[0]}") from None
-
-
 @contextmanager
-def _claim_lock(storage, url: str, study: str) -> Iterator[None]:
-    """Held while a worker decides to start a trial and creates it, so workers
-    together create exactly n_trials: a PostgreSQL advisory lock (workers on
-    any machine), a file lock beside a SQLite file (one machine)."""
+def _storage_lock(url: str, name: str) -> Iterator[None]:
+    """A lock named `name` that every worker on `url` sees: a PostgreSQL
+    advisory lock (workers on any machine), a file lock beside a SQLite file
+    (one machine). Other databases get none."""
     if url.startswith("postgresql"):
-        from sqlalchemy import text
+        import sqlalchemy
 
-        key = int.from_bytes(hashlib.sha256(f"harness-tune|{study}".encode()).digest()[:8], "big", signed=True)
-        with storage.engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            try:
-                yield
-            finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        key = int.from_bytes(hashlib.sha256(f"harness-tune|{name}".encode()).digest()[:8], "big", signed=True)
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                try:
+                    yield
+                finally:
+                    connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        finally:
+            engine.dispose()
     elif url.startswith("sqlite:///"):
         from filelock import FileLock
 
-        with FileLock(f"{url.removeprefix('sqlite:///')}.claim.lock"):
+        db = Path(url.removeprefix("sqlite:///"))
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{db}.{hashlib.sha256(name.encode()).hexdigest()[:8]}.lock"):
             yield
-    else:  # other databases: a trial or two over budget is possible when workers race
+    else:
         yield
+
+
+def _storage(url: str):
+    """The study's RDB storage. Heartbeats let a resumed study fail the trials
+    of a worker that died, instead of leaving them running forever."""
+    import warnings
+
+    import optuna
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+    try:
+        with _storage_lock(url, "schema"):  # workers creating the tables of a new database at once collide
+            return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+    except Exception as e:  # a bad URL or an unreachable database
+        raise HarnessError(f"tune.storage={url}: {str(e).splitlines()[0]}") from None
 
 
 @contextmanager
@@ -120,7 +120,8 @@ def run_trials(study, storage, url: str, n_trials: int, objective: Callable, tim
     State = optuna.trial.TrialState
     deadline = time.monotonic() + timeout if timeout else float("inf")
     while time.monotonic() < deadline:
-        with _claim_lock(storage, url, study.study_name):
+        # Deciding to start a trial and creating it is one step for all workers together.
+        with _storage_lock(url, study.study_name):
             optuna.storages.fail_stale_trials(study)  # trials of dead workers
             trials = study.get_trials(deepcopy=False)
             if not trials:
@@ -172,8 +173,9 @@ def tune_config(cfg: DictConfig) -> float:
     sampler = optuna.samplers.TPESampler(seed=c["seed"])
     pruner = optuna.pruners.MedianPruner(n_startup_trials=t["startup_trials"], n_warmup_steps=1)
     storage = _storage(t["storage"])
-    study = optuna.create_study(study_name=t["study"], storage=storage, sampler=sampler,
-                                pruner=pruner, direction="maximize", load_if_exists=True)
+    with _storage_lock(t["storage"], "schema"):
+        study = optuna.create_study(study_name=t["study"], storage=storage, sampler=sampler,
+                                    pruner=pruner, direction="maximize", load_if_exists=True)
     pool_docs = [by_id[i] for i in pool]
     baselines = [{"k": k_low, **{f"shot_{i}": d.id for i, d in enumerate(shots)}}
                  for shots in (splits.random_shots(pool_docs, k_low, c["seed"]),
