@@ -121,3 +121,13 @@ def test_pairs_differ_in_exactly_what_they_compare():
         ("route", "a|native|1shot", "a|translate|1shot|translator.model.name=smol"),
         ("model", "a|translate|1shot|translator.model.name=aya", "b|translate|1shot"),
     }  # not two translators as a "route" pair, nor models on different translators or seeds
+
+
+def test_labels_stay_unique():
+    runs = [_cell("a", "native"), _cell("a", "native", seed="7")]
+    runs.append(report.Run({**_raw([True], 1.0), "run_id": "0123456789", "name": "a|native|1shot",
+                            "params": {"model": "a", "route": "native", "shots": "1", "seed": "7",
+                                       "chunk_size": "8"}}))
+    report.label_runs(runs)
+    labels = [r.label for r in runs]
+    assert len(set(labels)) == 3 and labels[0] == "a|native|1shot|seed=42" and labels[2].endswith("|01234567")

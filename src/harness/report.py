@@ -78,7 +78,11 @@ def label_runs(runs: list[Run]) -> None:
                            "dataset.limit", "split.seed")
                if len({r.params.get(k) for r in clash}) > 1]
     for r in clash:
-        r.label = "|".join([r.name, *(f"{k}={r.params.get(k)}" for k in varying)] or [r.name])
+        r.label = "|".join([r.name, *(f"{k}={r.params.get(k)}" for k in varying)])
+    labels = [r.label for r in runs]
+    for r in runs:
+        if labels.count(r.label) > 1:  # they differ elsewhere: the run id tells them apart
+            r.label += f"|{r.run_id[:8]}"
 
 
 def headline(runs: list[Run], n_boot: int, seed: int) -> pd.DataFrame:
