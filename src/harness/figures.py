@@ -66,20 +66,19 @@ def route_effects(tables: Tables, path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("macro-F1 difference (95% bootstrap interval)")
     ax.set_title("Route effects per feature")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=1)
     _save(fig, path)
 
 
 def sensitivity_specificity(tables: Tables, path: Path) -> None:
     """Median sensitivity against median specificity per run, with 95% intervals."""
     h = tables["headline"]
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = plt.subplots(figsize=(7, 7 + 0.15 * len(h)))
     for _, r in h.iterrows():
-        ax.errorbar(r["specificity"], r["sensitivity"], fmt="o", capsize=2,
+        ax.errorbar(r["specificity"], r["sensitivity"], fmt="o", capsize=2, label=r["label"], alpha=0.8,
                     xerr=[[r["specificity"] - r["specificity_lo"]], [r["specificity_hi"] - r["specificity"]]],
                     yerr=[[r["sensitivity"] - r["sensitivity_lo"]], [r["sensitivity_hi"] - r["sensitivity"]]])
-        ax.annotate(r["label"], (r["specificity"], r["sensitivity"]), fontsize=7, xytext=(4, 4),
-                    textcoords="offset points")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)  # below: points often coincide
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("specificity (median over features)")
