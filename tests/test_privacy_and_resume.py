@@ -14,7 +14,7 @@ import pytest
 
 from harness.tracking import flatten, redact, text_for_log
 
-from .conftest import CONF, DEMO, run_harness
+from .conftest import CONF, DEMO, require, run_harness
 
 
 def _store(workdir, experiment="harness"):
@@ -97,8 +97,8 @@ def test_kill_minus_nine_then_rerun_gives_the_uninterrupted_predictions(workdir)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 def test_a_sweep_opens_no_connection_beyond_loopback(workdir):
+    require(shutil.which("strace") is not None, "strace (apt-get install strace)")
     trace = workdir / "connect.trace"
     proc = subprocess.run(["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(trace), sys.executable, "-m",
                            "harness", "-m", "model=keyword-baseline,smollm2-135m", "route=native,translate",
