@@ -49,9 +49,7 @@ def postgres() -> Iterator[str]:
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         as_postgres = ["runuser", "-u", "postgres", "--"]
         shutil.chown(folder, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
 
     def pg(tool: str, *args: str) -> None:
         subprocess.run([*as_postgres, str(bin_dir / tool), *args], check=True, capture_output=True, timeout=120)
@@ -69,33 +67,45 @@ def postgres() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def mlflow_server(*args: str, env: dict | None = None) -> Iterator[str]:
-    """A real `mlflow server` on a free loopback port for the body; yields its URL."""
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server_process(command: list[str], ready_url: str, env: dict | None = None) -> Iterator[None]:
+    """A server process for the body, once `ready_url` answers; its output is
+    shown if it never does."""
     log = tempfile.TemporaryFile()
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--workers", "1", *args], env={**os.environ, **(env or {})},
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
     try:
         deadline = time.time() + 120
         while True:
             try:
-                urllib.request.urlopen(f"{uri}/health", timeout=2)
+                urllib.request.urlopen(ready_url, timeout=2)
                 break
             except (urllib.error.URLError, ConnectionError, OSError):
                 if time.time() > deadline or server.poll() is not None:
                     log.seek(0)
-                    pytest.fail(f"mlflow server {' '.join(args)} did not start:\n{log.read()[-2000:].decode()}")
+                    pytest.fail(f"{' '.join(command)} did not start:\n{log.read()[-2000:].decode()}")
                 time.sleep(0.5)
-        yield uri
+        yield
     finally:
         server.terminate()
         server.wait(30)
         log.close()
+
+
+@contextlib.contextmanager
+def mlflow_server(*args: str, env: dict | None = None) -> Iterator[str]:
+    """A real `mlflow server` on a free loopback port for the body; yields its URL."""
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    with server_process([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                         "--workers", "1", *args], f"{uri}/health", env=env):
+        yield uri
 
 
 @pytest.fixture

@@ -131,3 +131,16 @@ def test_labels_stay_unique():
     report.label_runs(runs)
     labels = [r.label for r in runs]
     assert len(set(labels)) == 3 and labels[0] == "a|native|1shot|seed=42" and labels[2].endswith("|01234567")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--experiment", "empty"], "experiment 'empty' has no finished harness runs"),
+    (["--experiment", "empty", "--bootstrap", "0"], "--bootstrap must be at least 1"),
+])
+def test_nothing_to_report_is_one_clear_error(tmp_path, args, message):
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.create_experiment("empty")
+    done = run_harness(*args, "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", module="harness.report",
+                       cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert message in done.stderr.strip().splitlines()[-1]

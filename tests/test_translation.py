@@ -3,6 +3,8 @@
 import multiprocessing as mp
 import sqlite3
 
+import pytest
+
 from harness.translation import TranslationCache, chrf, translation_key
 
 
@@ -42,3 +44,16 @@ def test_two_processes_writing_at_once_lose_and_corrupt_nothing(tmp_path):
 def test_chrf_is_sacrebleus():
     assert chrf(["the patient has a fever"], ["the patient has a fever"]) == 100.0
     assert 0 < chrf(["the patient has fever"], ["my father has a fever"]) < 100
+
+
+def test_an_unreachable_postgres_cache_is_one_clear_error():
+    pytest.importorskip("psycopg")
+    from harness.errors import HarnessError
+    from harness.translation import open_cache
+
+    from .conftest import free_port
+
+    url = f"postgresql+psycopg://harness:secret@127.0.0.1:{free_port()}/nowhere"  # nothing listens there
+    with pytest.raises(HarnessError, match=r"translation cache 127\.0\.0\.1:\d+/nowhere: .*\(translator\.cache\)") as e:
+        open_cache(url)
+    assert "secret" not in str(e.value) and "\n" not in str(e.value)

@@ -88,7 +88,8 @@ class PostgresTranslationCache:
                 self.db.execute("SELECT pg_advisory_xact_lock(7201)")
                 self.db.execute(_SCHEMA)
         except psycopg.Error as e:
-            raise HarnessError(f"translation cache {self.where}: {str(e).strip()} (translator.cache)") from None
+            reason = str(e).strip().splitlines()[0]
+            raise HarnessError(f"translation cache {self.where}: {reason} (translator.cache)") from None
 
     def get(self, keys: Iterable[str]) -> dict[str, str]:
         rows = self.db.execute("SELECT key, translation FROM translations WHERE key = ANY(%s)", (list(keys),))
