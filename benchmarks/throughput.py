@@ -12,7 +12,8 @@ On the same documents, prompt and model it times, after a warm-up:
 It prints documents per second, the ratios b/a and c/a, peak memory, the
 agreement of (a) and (b) predictions (greedy decoding: they must agree) and of
 (b) and (c), and the achieved model FLOP/s as a fraction of this machine's
-measured matmul peak. Routes: native (the Persian transcripts, English
+measured matmul peak; under each harness mode, the timings its run logs.
+Routes: native (the Persian transcripts, English
 prompt) and reference (the English reference translations).
 """
 
@@ -103,7 +104,7 @@ def agreement(a: list[list], b: list[list]) -> tuple[float, int]:
 def bench_route(route: str, args, peak: float) -> dict:
     register()
     overrides = [f"model={args.model}", f"route={route}", f"prompt.shots={args.shots}", f"dataset={args.dataset}",
-                 f"dataset.limit={args.docs}"]
+                 f"dataset.limit={args.docs}", f"model.backend.dtype={args.dtype}"]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         c = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True, enum_to_str=True)
     cell = prepare(c)
@@ -142,13 +143,17 @@ def bench_route(route: str, args, peak: float) -> dict:
             elapsed = time.perf_counter() - start
         tokens = backend.stats["prefix_tokens"] + backend.stats["prompt_tokens"] + backend.stats["gen_tokens"]
         results[name] = dict(s=elapsed, mem=mem, tokens=tokens,
-                             pred=[[p.pred[k] for k in task.keys] for p in result.predictions])
+                             pred=[[p.pred[k] for k in task.keys] for p in result.predictions],
+                             logged={k: v for k, v in result.metrics.items()
+                                     if k.split("/")[0] in ("time", "latency", "throughput", "gpu")})
 
     labels = {"a": "study pipeline", "b": "harness generate", "c": "harness score"}
     for name, r in results.items():
         flops = 2 * n_params * r["tokens"] / r["s"]
         print(f"({name}) {labels[name]:17s} {len(docs) / r['s']:7.3f} docs/s  {r['s']:7.1f} s  "
               f"{flops / 1e9:7.1f} GFLOP/s = {flops / peak:5.1%} of peak  {r['mem']}")
+        if "logged" in r:  # what the run itself logs to MLflow
+            print("    logged: " + ", ".join(f"{k} {v:.3g}" for k, v in sorted(r["logged"].items())))
     ab, ab_docs = agreement(results["a"]["pred"], results["b"]["pred"])
     bc, bc_docs = agreement(results["b"]["pred"], results["c"]["pred"])
     speed = {k: len(docs) / r["s"] for k, r in results.items()}
@@ -168,10 +173,11 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=3)
     parser.add_argument("--study-batch", type=int, default=4, help="the study pipeline's batch size")
     parser.add_argument("--batch-size", type=int, default=None, help="the harness's (default: the backend's auto)")
+    parser.add_argument("--dtype", default="auto", help="model.backend.dtype (auto: bfloat16 on CUDA, float32 on CPU)")
     args = parser.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    dtype = getattr(torch, args.dtype) if args.dtype != "auto" else torch.bfloat16 if device.type == "cuda" else torch.float32
     peak = matmul_peak_flops(device, dtype)
     print(f"device {device} ({torch.get_num_threads()} threads), measured matmul peak {peak / 1e9:,.1f} GFLOP/s "
           f"({dtype}); model FLOPs counted as 2 x parameters x tokens processed (attention excluded)")

@@ -86,8 +86,11 @@ class TransformersBackend:
         # CPU (measured); a GPU needs wide batches to be kept busy.
         self.batch_size = (32 if self.device.type == "cuda" else 8) if batch_size == "auto" else int(batch_size)
         self.max_new_tokens = max_new_tokens
+        # disable_compile: on CUDA, transformers compiles the forward pass whenever
+        # generate() gets a static cache, and again for every new batch shape; on
+        # an H100 that kept 8 documents from finishing in 130 s.
         self.generation_config = GenerationConfig(
-            do_sample=False, max_new_tokens=max_new_tokens,
+            do_sample=False, max_new_tokens=max_new_tokens, disable_compile=True,
             pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.model.generation_config.eos_token_id,
         )
         self._prefix: tuple[tuple[int, ...], object] | None = None  # (token ids, their key/value cache)

