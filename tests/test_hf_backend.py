@@ -1,9 +1,9 @@
 """The transformers backend's shortcuts (one shared prefix cache, padding
-between prefix and document, length-sorted batches, early stop, one-pass
-scoring) must give what the plain model gives one document at a time.
+between prefix and document, length-sorted batches, checked drafts, early
+stop, one-pass scoring) must give what the plain model gives one document at
+a time.
 On the CPU always; on CUDA too where there is one (CI has none)."""
 
-import copy
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +11,6 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-from transformers import CompileConfig, StaticCache
 
 from harness import pipeline
 from harness.backends.hf import TransformersBackend
@@ -47,9 +46,12 @@ def _plain_ids(backend, request) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_generate_equals_plain_greedy_decoding(cell, device):
+@pytest.mark.parametrize("drafts", [True, False], ids=["drafts", "token-by-token"])
+def test_generate_equals_plain_greedy_decoding(cell, device, drafts):
     backend = _backend(device)
     requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
+    if not drafts:  # as translation requests are
+        requests = [replace(r, draft=None) for r in requests]
     assert len({len(_plain_ids(backend, r)[0]) for r in requests}) > 1  # rows of different lengths get padded
     generations = backend.generate(requests)
     for r, g in zip(requests, generations):
@@ -79,13 +81,3 @@ def test_score_equals_a_plain_forward_pass(cell, device):
             expected.append(float(torch.sigmoid(logits[j - 1, true_id] - logits[j - 1, false_id])))
         assert g.probs == pytest.approx(expected, abs=1e-3), r.doc_id
 
-
-def test_generation_is_never_compiled():
-    """On CUDA transformers compiles generate() whenever the cache is static
-    (ours is), and recompiles for every batch shape: minutes lost per run."""
-    backend = _backend("cpu")
-    as_on_cuda = copy.deepcopy(backend.generation_config)
-    as_on_cuda.compile_config = CompileConfig()
-    as_on_cuda.compile_config._compile_all_devices = True  # transformers' own switch to pass its CUDA-only check
-    cache = StaticCache(config=backend.model.config, max_cache_len=16)
-    assert not backend.model._valid_auto_compile_criteria({"cache": cache}, as_on_cuda)

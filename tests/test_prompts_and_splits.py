@@ -1,7 +1,7 @@
 import pytest
 
 from harness.errors import HarnessError
-from harness.prompts import build_messages, empty_template
+from harness.prompts import build_messages, empty_template, score_template, template_draft
 from harness.records import Document
 from harness.splits import evaluated_split, random_shots, split_ids
 
@@ -18,6 +18,25 @@ def test_layout_system_then_shot_pairs_then_query():
     assert msgs[1]["content"] == "Call:\none {x}"  # braces in a transcript are left alone
     assert msgs[2]["content"] == "{A: True,\nB: False}"
     assert msgs[-1]["content"] == "Call:\nthree"
+
+
+@pytest.mark.parametrize("text, draft", [
+    ("", "{Pain: False,\nSeizures: False,\nFever: False}"),
+    ("{Pain:", " False,\nSeizures: False,\nFever: False}"),  # the text ends inside a literal part
+    ("{Pain: T", "rue,\nSeizures: False,\nFever: False}"),  # ... or inside a value
+    ("{Pain: True,\nSeizures: False,\nFever: True", "}"),
+    ("{Pain: True,\nSeizures: False,\nFever: True}", ""),  # finished
+    ("{Pain: True,\nSeizures: True,\nFe", "ver: False}"),  # a skipped field
+    ("{Pain: maybe", ""),  # left the template
+    ("Sure! {Pain:", ""),
+])
+def test_template_draft(text, draft):
+    assert template_draft(text, score_template(["Pain", "Seizures", "Fever"], "template")) == draft
+
+
+def test_template_draft_json():
+    spec = score_template(["Pain", "Fever"], "json")
+    assert template_draft('{"Pain": tr', spec) == 'ue, "Fever": false}'
 
 
 def test_zero_shot():

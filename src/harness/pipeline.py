@@ -14,7 +14,7 @@ from . import checkpoint as checkpoint_store
 from . import metrics, parsing
 from .backends import Backend
 from .errors import HarnessError
-from .prompts import answer_regex, build_messages, filled_template, score_template
+from .prompts import answer_regex, build_messages, filled_template, score_template, template_draft
 from .records import Document, Generation, Prediction, Request
 
 log = logging.getLogger(__name__)
@@ -59,10 +59,12 @@ def reference_texts(documents: Sequence[Document]) -> dict[str, str]:
 def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Document]) -> list[Request]:
     examples = [(s.text, [s.labels[k] for k in task.keys]) for s in shots]
     complete = partial(parsing.is_complete, names=task.names, fmt=task.fmt)
-    score = score_template(task.names, task.fmt) if task.mode == "score" else None
+    template = score_template(task.names, task.fmt)
+    score = template if task.mode == "score" else None
+    draft = partial(template_draft, spec=template)
     regex = answer_regex(task.names, task.fmt)
-    return [Request(doc_id=doc.id, text=doc.text, language=task.language, is_complete=complete, score=score,
-                    answer_regex=regex,
+    return [Request(doc_id=doc.id, text=doc.text, language=task.language, is_complete=complete, draft=draft,
+                    score=score, answer_regex=regex,
                     messages=build_messages(system=task.system, lead_in=task.lead_in, names=task.names,
                                             fmt=task.fmt, shots=examples, query=doc.text))
             for doc in documents]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Sequence
+from typing import Optional, Sequence
 
 from .errors import HarnessError
 from .records import ScoreSpec
@@ -45,6 +45,35 @@ def score_template(names: Sequence[str], fmt: str) -> ScoreSpec:
         spans.append((at, at + len(false_word)))
         at += len(false_word)
     return ScoreSpec(text=text, spans=tuple(spans), true_word=true_word, false_word=false_word)
+
+
+def template_draft(text: str, spec: ScoreSpec) -> str:
+    """The rest of an answer that has begun as `text`, if it keeps to the
+    template: its literal parts, and the false word at each value still to
+    come. A field the text skipped is skipped (small models drop some).
+    Empty once the text has left the template, or finished it."""
+    parts: list[Optional[str]] = []  # the template's literal parts, None where a value goes
+    at = 0
+    for start, end in spec.spans:
+        parts += [spec.text[at:start], None]
+        at = end
+    parts.append(spec.text[at:])
+    i = pos = 0
+    while i < len(parts):
+        rest = text[pos:]
+        if parts[i] is None:
+            options = [(i, spec.false_word), (i, spec.true_word)]
+        else:  # this literal part, or a later one: the text may skip fields
+            options = [(j, parts[j]) for j in range(i, len(parts), 2)]
+        for j, option in options:
+            if rest.startswith(option):
+                i, pos = j + 1, pos + len(option)
+                break
+            if option.startswith(rest):  # the text ends inside this part
+                return option[len(rest):] + "".join(spec.false_word if p is None else p for p in parts[j + 1:])
+        else:
+            return ""
+    return ""
 
 
 def build_messages(

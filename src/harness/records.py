@@ -38,6 +38,8 @@ class Request:
     language: str
     # Returns True once a partial answer holds every field, so generation can stop.
     is_complete: Optional[Callable[[str], bool]] = field(default=None, compare=False)
+    # Returns the likely rest of a partial answer (the answer template's), for backends that check drafts.
+    draft: Optional[Callable[[str], str]] = field(default=None, compare=False)
     score: Optional[ScoreSpec] = None  # set: score the fields instead of generating
     answer_regex: Optional[str] = None  # the answer's shape, for backends that constrain decoding
 

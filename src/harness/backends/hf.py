@@ -17,34 +17,17 @@ Two ways to answer:
 from __future__ import annotations
 
 import copy
+import os
 import time
 from dataclasses import replace
 from typing import Callable, Optional, Sequence
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, StaticCache, StoppingCriteria
+from transformers import AutoModelForCausalLM, AutoTokenizer, StaticCache
 
 from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
 from ..records import Generation, Request, ScoreSpec
-
-
-class _StopWhenComplete(StoppingCriteria):
-    """Per-sequence stop: a finished sequence is padded while the others go on.
-    Also notes when the first token arrived, which splits prefill from decode."""
-
-    def __init__(self, tokenizer, prompt_len: int, checks: Sequence[Optional[Callable[[str], bool]]]):
-        self.tokenizer, self.prompt_len, self.checks = tokenizer, prompt_len, list(checks)
-        self.done = [False] * len(self.checks)
-        self.first_token_at: Optional[float] = None
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        if self.first_token_at is None:
-            self.first_token_at = time.perf_counter()
-        for i, check in enumerate(self.checks):
-            if not self.done[i] and check is not None:
-                self.done[i] = check(self.tokenizer.decode(input_ids[i, self.prompt_len:], skip_special_tokens=True))
-        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
 
 
 def _common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
@@ -65,11 +48,18 @@ class TransformersBackend:
         device: str = "auto",
         batch_size: int | str = "auto",
         max_new_tokens: int = 512,
+        draft_tokens: int = 8,
         truncate: bool = False,
         max_context: Optional[int] = None,
     ):
         folder = resolve_model(path, gguf_file, revision)
         self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
+        if self.device.type == "cpu":
+            # With a mask (ours: padding, drafts), transformers copies every
+            # key/value head group out of the cache before attention, at every
+            # step. PyTorch's CPU kernel reads the shared heads in place: drafted
+            # decoding ran 3x faster (measured). On CUDA the copy is the faster way.
+            os.environ.setdefault("TRANSFORMERS_SDPA_FORCE_GQA", "1")
         if dtype == "auto":
             dtype = "bfloat16" if self.device.type == "cuda" else "float32"
         # What decides this backend's outputs: names its translations in the cache.
@@ -86,13 +76,9 @@ class TransformersBackend:
         # CPU (measured); a GPU needs wide batches to be kept busy.
         self.batch_size = (32 if self.device.type == "cuda" else 8) if batch_size == "auto" else int(batch_size)
         self.max_new_tokens = max_new_tokens
-        # disable_compile: on CUDA, transformers compiles the forward pass whenever
-        # generate() gets a static cache, and again for every new batch shape; on
-        # an H100 that kept 8 documents from finishing in 130 s.
-        self.generation_config = GenerationConfig(
-            do_sample=False, max_new_tokens=max_new_tokens, disable_compile=True,
-            pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.model.generation_config.eos_token_id,
-        )
+        self.draft_tokens = draft_tokens
+        eos = self.model.generation_config.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self._prefix: tuple[tuple[int, ...], object] | None = None  # (token ids, their key/value cache)
         self.reset_stats()
         self._warm_up()
@@ -226,7 +212,7 @@ class TransformersBackend:
             if batch[0].score:
                 generations = self._score(batch, ids, mask, n_prefix, self._batch_cache(prefix_cache, len(idx)))
             else:
-                cache = self._batch_cache(prefix_cache, len(idx), ids.shape[1] + self.max_new_tokens)
+                cache = self._batch_cache(prefix_cache, len(idx), ids.shape[1] + self.max_new_tokens + self.draft_tokens + 1)
                 generations = self._decode(batch, ids, mask, n_prefix, cache)
             for i, g in zip(idx, generations):
                 out[i] = g
@@ -248,26 +234,71 @@ class TransformersBackend:
             cache.update(layer.keys.repeat(rows, 1, 1, 1), layer.values.repeat(rows, 1, 1, 1), i)
         return cache
 
+    def _draft(self, request: Request, tokens: list[int]) -> list[int]:
+        """The tokens the answer would continue with if it keeps to its template."""
+        text = request.draft(self.tokenizer.decode(tokens, skip_special_tokens=True)) if request.draft else ""
+        return self.tokenizer(text, add_special_tokens=False).input_ids[:self.draft_tokens] if text else []
+
     @torch.inference_mode()
     def _decode(self, batch, ids, mask, n_prefix, cache) -> list[Generation]:
-        stop = _StopWhenComplete(self.tokenizer, ids.shape[1], [r.is_complete for r in batch])
+        """Greedy decoding that checks drafts. Each step feeds every row its
+        likely next tokens (the rest of the answer template) and reads the
+        model's own choice after each; every row then takes as many tokens as
+        the row whose choices confirm the fewest, plus one. Each token taken is
+        the greedy choice, so the output is greedy decoding's, in a fraction of
+        the steps: an answer is mostly template. A row stops at end of
+        sequence, at max_new_tokens, or once its answer can no longer change."""
+        rows, pad = len(batch), self.tokenizer.pad_token_id
+        out: list[list[int]] = [[] for _ in batch]
+        done = [False] * rows
         self._sync()
         t0 = time.perf_counter()
-        out = self.model.generate(input_ids=ids, attention_mask=mask, cache=cache,
-                                  generation_config=self.generation_config, stopping_criteria=[stop])
+        # Positions continue from the prefix and skip the padding.
+        positions = (n_prefix + mask[:, n_prefix:].cumsum(-1) - 1).clamp(min=n_prefix)
+        logits = self.model(input_ids=ids[:, n_prefix:], attention_mask=mask, position_ids=positions, cache=cache,
+                            use_cache=True, logits_to_keep=1).logits
+        taken = logits[:, -1].argmax(-1, keepdim=True).tolist()
+        self._sync()
+        first = time.perf_counter()
+        lengths = mask.sum(-1)  # each row's tokens so far: the next token's position
+        while True:
+            for r, tokens in enumerate(taken):
+                for t in tokens:
+                    if done[r]:
+                        break
+                    if t in self.eos_ids:
+                        done[r] = True
+                        break
+                    out[r].append(t)
+                    check = batch[r].is_complete
+                    done[r] = len(out[r]) >= self.max_new_tokens or (
+                        check is not None and check(self.tokenizer.decode(out[r], skip_special_tokens=True)))
+            if all(done):
+                break
+            drafts = [None if done[r] else self._draft(batch[r], out[r]) for r in range(rows)]
+            k = min(len(d) for d in drafts if d is not None)
+            step = [[pad] * (k + 1) if d is None else [out[r][-1]] + d[:k] for r, d in enumerate(drafts)]
+            live = torch.tensor([not d for d in done], device=self.device)
+            inputs = torch.tensor(step, device=self.device)
+            mask = torch.cat([mask, live[:, None].long().expand(-1, k + 1)], dim=1)
+            positions = lengths[:, None] + torch.arange(k + 1, device=self.device)
+            choice = self.model(input_ids=inputs, attention_mask=mask, position_ids=positions, cache=cache,
+                                use_cache=True).logits.argmax(-1)
+            confirmed = (choice[:, :k] == inputs[:, 1:]).long().cumprod(-1).sum(-1)  # drafts each row's choices confirm
+            n = int(confirmed[live].min()) + 1
+            if n < k + 1:  # forget the keys and values of the drafts not taken
+                cache.crop(n - k - 1)
+                mask = mask[:, :mask.shape[1] - (k + 1 - n)]
+            lengths = lengths + n * live
+            taken = choice[:, :n].tolist()
         self._sync()
         end = time.perf_counter()
         self._note_memory()
-        first = stop.first_token_at or end
         self.stats["prefill_s"] += first - t0
         self.stats["decode_s"] += end - first
-        generations = []
-        for r, row in zip(batch, out[:, ids.shape[1]:]):
-            n_tokens = int((row != self.tokenizer.pad_token_id).sum())
-            self.stats["gen_tokens"] += n_tokens
-            generations.append(Generation(doc_id=r.doc_id, text=self.tokenizer.decode(row, skip_special_tokens=True),
-                                          latency_s=(end - t0) / len(batch), n_tokens=n_tokens))
-        return generations
+        self.stats["gen_tokens"] += sum(len(o) for o in out)
+        return [Generation(doc_id=r.doc_id, text=self.tokenizer.decode(o, skip_special_tokens=True),
+                           latency_s=(end - t0) / len(batch), n_tokens=len(o)) for r, o in zip(batch, out)]
 
     def _value_ids(self, spec: ScoreSpec) -> tuple[int, int]:
         """Token ids of the true and false words where the template puts a value."""
@@ -281,30 +312,32 @@ class TransformersBackend:
     @torch.inference_mode()
     def _score(self, batch, ids, mask, n_prefix, cache) -> list[Generation]:
         true_id, false_id = self._value_ids(batch[0].score)
-        suffix_mask = mask[:, n_prefix:]
-        # Positions continue from the prefix and skip the padding.
-        positions = (n_prefix + suffix_mask.cumsum(-1) - 1).clamp(min=n_prefix)
-        self._sync()
-        t0 = time.perf_counter()
-        logits = self.model(input_ids=ids[:, n_prefix:], attention_mask=mask, position_ids=positions,
-                            cache=cache, use_cache=True).logits
-        self._sync()
-        elapsed = time.perf_counter() - t0
-        self._note_memory()
-        self.stats["prefill_s"] += elapsed
-        generations = []
+        # Where each row's field values sit: the logits are computed only
+        # there (the vocabulary projection is a fifth of a small model's work).
+        columns = []
         for b, r in enumerate(batch):
             prompt = self.render(r)
             enc = self.tokenizer(prompt + r.score.text, add_special_tokens=False, return_offsets_mapping=True)
             pad = ids.shape[1] - len(enc.input_ids)  # this row's padding, between prefix and suffix
-            probs = []
+            row = []
             for start, _ in r.score.spans:
                 at = len(prompt) + start
                 j = next(k for k, (a, b_) in enumerate(enc.offset_mapping) if b_ > at)  # the value's token
                 if enc.input_ids[j] != false_id:
                     raise RuntimeError(f"document {r.doc_id}: the answer template tokenizes unexpectedly at {at}")
-                row_logits = logits[b, j - 1 + pad - n_prefix].float()
-                probs.append(float(torch.sigmoid(row_logits[true_id] - row_logits[false_id])))
-            generations.append(Generation(doc_id=r.doc_id, text="", latency_s=elapsed / len(batch),
-                                          probs=tuple(probs)))
-        return generations
+                row.append(j - 1 + pad - n_prefix)  # the logits that predict it, in the suffix
+            columns.append(row)
+        suffix_mask = mask[:, n_prefix:]
+        # Positions continue from the prefix and skip the padding.
+        positions = (n_prefix + suffix_mask.cumsum(-1) - 1).clamp(min=n_prefix)
+        self._sync()
+        t0 = time.perf_counter()
+        logits = self.model(input_ids=ids[:, n_prefix:], attention_mask=mask, position_ids=positions, cache=cache,
+                            use_cache=True, logits_to_keep=torch.tensor(columns, device=self.device)).logits
+        probs = torch.sigmoid(logits[..., true_id].float() - logits[..., false_id].float()).tolist()
+        self._sync()
+        elapsed = time.perf_counter() - t0
+        self._note_memory()
+        self.stats["prefill_s"] += elapsed
+        return [Generation(doc_id=r.doc_id, text="", latency_s=elapsed / len(batch), probs=tuple(p))
+                for r, p in zip(batch, probs)]
