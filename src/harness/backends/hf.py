@@ -30,6 +30,20 @@ from ..models import fingerprint, resolve_model
 from ..records import Generation, Request, ScoreSpec
 
 
+# Room for the answer in a decoding cache. Attention reads the whole static
+# cache, empty room included, so it starts at about an answer's length and
+# grows (once) only for an answer that runs longer.
+ANSWER_ROOM = 160
+
+
+def _static_cache(config, length: int, layers: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> StaticCache:
+    """A static cache of `length` positions holding these keys and values."""
+    cache = StaticCache(config=config, max_cache_len=length)
+    for i, (keys, values) in enumerate(layers):
+        cache.update(keys, values, i)
+    return cache
+
+
 def _common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
     """Length of the longest token prefix all rows share, at most `limit`."""
     n = 0
@@ -212,7 +226,7 @@ class TransformersBackend:
             if batch[0].score:
                 generations = self._score(batch, ids, mask, n_prefix, self._batch_cache(prefix_cache, len(idx)))
             else:
-                cache = self._batch_cache(prefix_cache, len(idx), ids.shape[1] + self.max_new_tokens + self.draft_tokens + 1)
+                cache = self._batch_cache(prefix_cache, len(idx), ids.shape[1] + ANSWER_ROOM)
                 generations = self._decode(batch, ids, mask, n_prefix, cache)
             for i, g in zip(idx, generations):
                 out[i] = g
@@ -221,18 +235,17 @@ class TransformersBackend:
     @torch.inference_mode()
     def _batch_cache(self, prefix_cache, rows: int, static_len: Optional[int] = None):
         """The prefix's keys and values, once per row of a batch. For decoding
-        a static cache sized for the whole answer: appending to a dynamic one
-        copies all of it at every step (measured: 20% slower on a CPU)."""
-        if prefix_cache is None:
-            return StaticCache(config=self.model.config, max_cache_len=static_len) if static_len else None
+        a static cache: appending to a dynamic one copies all of it at every
+        step (measured: 20% slower on a CPU)."""
         if static_len is None:
+            if prefix_cache is None:
+                return None
             cache = copy.deepcopy(prefix_cache)
             cache.batch_repeat_interleave(rows)
             return cache
-        cache = StaticCache(config=self.model.config, max_cache_len=static_len)
-        for i, layer in enumerate(prefix_cache.layers):
-            cache.update(layer.keys.repeat(rows, 1, 1, 1), layer.values.repeat(rows, 1, 1, 1), i)
-        return cache
+        layers = prefix_cache.layers if prefix_cache is not None else []
+        return _static_cache(self.model.config, static_len, [(l.keys.repeat(rows, 1, 1, 1), l.values.repeat(rows, 1, 1, 1))
+                                                             for l in layers])
 
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:
         """The tokens the answer would continue with if it keeps to its template."""
@@ -249,6 +262,7 @@ class TransformersBackend:
         the steps: an answer is mostly template. A row stops at end of
         sequence, at max_new_tokens, or once its answer can no longer change."""
         rows, pad = len(batch), self.tokenizer.pad_token_id
+        static_len = ids.shape[1] + ANSWER_ROOM
         out: list[list[int]] = [[] for _ in batch]
         done = [False] * rows
         self._sync()
@@ -277,6 +291,10 @@ class TransformersBackend:
                 break
             drafts = [None if done[r] else self._draft(batch[r], out[r]) for r in range(rows)]
             k = min(len(d) for d in drafts if d is not None)
+            if mask.shape[1] + k + 1 > static_len:  # a long answer: room for the longest there can be
+                static_len = ids.shape[1] + self.max_new_tokens + self.draft_tokens + 1
+                cache = _static_cache(self.model.config, static_len, [(l.keys[:, :, :mask.shape[1]],
+                                                                       l.values[:, :, :mask.shape[1]]) for l in cache.layers])
             step = [[pad] * (k + 1) if d is None else [out[r][-1]] + d[:k] for r, d in enumerate(drafts)]
             live = torch.tensor([not d for d in done], device=self.device)
             inputs = torch.tensor(step, device=self.device)
