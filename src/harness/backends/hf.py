@@ -8,8 +8,10 @@ serves rows of any length (positions come from the mask, so each suffix
 token keeps the position it has in its unpadded prompt).
 
 Two ways to answer:
-- generate: greedy decoding; a sequence stops as soon as its answer can no
-  longer change (the request's `is_complete`), the batch when all have;
+- generate: greedy decoding that checks drafts of the answer template
+  several tokens a step (see `_decode`: exactly greedy decoding's output); a
+  sequence stops as soon as its answer can no longer change (the request's
+  `is_complete`), the batch when all have;
 - score: one forward pass over the document and the answer template with a
   placeholder value per field; at each field the model's next-token logits
   for the true and false words give P(true)."""
@@ -20,7 +22,7 @@ import copy
 import os
 import time
 from dataclasses import replace
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StaticCache
@@ -271,7 +273,6 @@ class TransformersBackend:
         the steps: an answer is mostly template. A row stops at end of
         sequence, at max_new_tokens, or once its answer can no longer change."""
         rows, pad = len(batch), self.tokenizer.pad_token_id
-        static_len = ids.shape[1] + ANSWER_ROOM
         out: list[list[int]] = [[] for _ in batch]
         done = [False] * rows
         self._sync()
@@ -300,10 +301,9 @@ class TransformersBackend:
                 break
             drafts = [None if done[r] else self._draft(batch[r], out[r]) for r in range(rows)]
             k = min(len(d) for d in drafts if d is not None)
-            if mask.shape[1] + k + 1 > static_len:  # a long answer: room for the longest there can be
-                static_len = ids.shape[1] + self.max_new_tokens + self.draft_tokens + 1
-                cache = _static_cache(self.model.config, static_len, [(l.keys[:, :, :mask.shape[1]],
-                                                                       l.values[:, :, :mask.shape[1]]) for l in cache.layers])
+            if mask.shape[1] + k + 1 > cache.get_max_length():  # a long answer: room for the longest there can be
+                cache = _static_cache(self.model.config, ids.shape[1] + self.max_new_tokens + self.draft_tokens + 1,
+                                      [(l.keys[:, :, :mask.shape[1]], l.values[:, :, :mask.shape[1]]) for l in cache.layers])
             step = [[pad] * (k + 1) if d is None else [out[r][-1]] + d[:k] for r, d in enumerate(drafts)]
             live = torch.tensor([not d for d in done], device=self.device)
             inputs = torch.tensor(step, device=self.device)
