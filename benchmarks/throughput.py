@@ -177,7 +177,8 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=3)
     parser.add_argument("--study-batch", type=int, default=4, help="the study pipeline's batch size")
     parser.add_argument("--batch-size", type=int, default=None, help="the harness's (default: the backend's auto)")
-    parser.add_argument("--dtype", default="auto", help="model.backend.dtype (auto: bfloat16 on CUDA and on CPUs with native bf16, else float32)")
+    parser.add_argument("--dtype", default="auto",
+                        help="model.backend.dtype (auto: bfloat16 on CUDA and on CPUs with native bf16, else float32)")
     args = parser.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

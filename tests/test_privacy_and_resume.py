@@ -29,6 +29,14 @@ def test_secrets_never_reach_params():
     assert logged["tracking.uri"] == "https://alice:***@mlflow.hospital.local/"
 
 
+@pytest.mark.parametrize("key, secret", [("hf_token", True), ("model.backend.api_key", True),
+                                         ("db.password", True), ("token", True), ("client_secret", True),
+                                         ("model.backend.max_new_tokens", False), ("model.backend.draft_tokens", False),
+                                         ("model.backend.api_key_env", False)])
+def test_which_params_are_secret(key, secret):
+    assert (redact(key, "v") == "***") is secret
+
+
 def test_text_policies():
     assert text_for_log("تب دارد", "full") == "تب دارد"
     assert text_for_log("تب دارد", "hashed").startswith("sha256:") and "تب" not in text_for_log("تب دارد", "hashed")

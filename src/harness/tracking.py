@@ -22,7 +22,10 @@ _PARAM_BATCH = 100  # MLflow accepts at most 100 params per request
 _PARAM_MAX = 6000  # and values of at most 6000 characters
 
 
-_SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_key|apikey|credential)", re.IGNORECASE)
+# A key's last part naming a secret: hf_token, api_key, db_password; not a
+# count such as max_new_tokens.
+_SECRET_KEY = re.compile(r"(^|[._])([a-z0-9]*_)?(password|passwd|secret|token|api_key|apikey|credentials?)$",
+                         re.IGNORECASE)
 _URI_PASSWORD = re.compile(r"(//[^/:@\s]+:)[^@/\s]+@")
 
 
