@@ -13,6 +13,8 @@ It prints documents per second, the ratios b/a and c/a, peak memory, the
 agreement of (a) and (b) predictions (greedy decoding: they must agree) and of
 (b) and (c), and the achieved model FLOP/s as a fraction of this machine's
 measured matmul peak; under each harness mode, the timings its run logs.
+`--ablations` also times generate mode with each of its decoding choices
+undone (drafts, in-place attention heads on CPU, the dtype).
 Routes: native (the Persian transcripts, English
 prompt) and reference (the English reference translations).
 """
@@ -20,6 +22,7 @@ prompt) and reference (the English reference translations).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import threading
@@ -102,6 +105,35 @@ def agreement(a: list[list], b: list[list]) -> tuple[float, int]:
     return same / sum(len(r) for r in a), sum(ra != rb for ra, rb in zip(a, b))
 
 
+def ablations(backend, spec: dict, task, shots, docs, split_of) -> None:
+    """Generate mode with each of the backend's decoding choices undone, one at
+    a time, against the default, on the same documents in this process."""
+    def timed(b):
+        b.forget_prefix()
+        start = time.perf_counter()
+        result = pipeline.run(task, b, shots, docs, split_of)
+        return len(docs) / (time.perf_counter() - start), [[p.pred[k] for k in task.keys] for p in result.predictions]
+
+    base, base_pred = timed(backend)
+    print(f"  ablations, generate mode: default {base:.3f} docs/s")
+
+    def report(label, speed, pred):
+        same, differ = agreement(base_pred, pred)
+        print(f"    {label:44s} {speed:7.3f} docs/s  default/this = {base / speed:4.1f}x  "
+              f"same answers: {same:.1%} of fields")
+
+    drafts, backend.draft_tokens = backend.draft_tokens, 0
+    report("no drafts (one token per step)", *timed(backend))
+    backend.draft_tokens = drafts
+    if backend.device.type == "cpu":
+        os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = "0"  # transformers copies key/value head groups again
+        report("key/value heads copied before attention", *timed(backend))
+        os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = "1"
+    other = "float32" if backend.model.dtype == torch.bfloat16 else "bfloat16"
+    report(f"{other} instead of {str(backend.model.dtype).removeprefix('torch.')}",
+           *timed(load_backend({**spec, "dtype": other})))
+
+
 def bench_route(route: str, args, peak: float) -> dict:
     register()
     overrides = [f"model={args.model}", f"route={route}", f"prompt.shots={args.shots}", f"dataset={args.dataset}",
@@ -165,6 +197,8 @@ def bench_route(route: str, args, peak: float) -> dict:
               f"  ({backend.model.dtype}: rounding differs between batch layouts; --dtype float32 checks exactness)")
              if ab_docs else ""))
     print(f"agreement (b)-(c): {bc:.1%} of fields, {bc_docs} documents differ")
+    if args.ablations:
+        ablations(backend, c["model"]["backend"], generate_task, shots, docs, cell.split_of)
     return {"b/a": speed["b"] / speed["a"], "c/a": speed["c"] / speed["a"], "a-b documents differ": ab_docs}
 
 
@@ -179,6 +213,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="the harness's (default: the backend's auto)")
     parser.add_argument("--dtype", default="auto",
                         help="model.backend.dtype (auto: bfloat16 on CUDA and on CPUs with native bf16, else float32)")
+    parser.add_argument("--ablations", action="store_true",
+                        help="also time generate mode with each decoding choice undone (drafts, in-place "
+                             "attention heads on CPU, the dtype)")
     args = parser.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

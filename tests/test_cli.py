@@ -60,6 +60,12 @@ def test_missing_model_fails_before_any_run(workdir):
     assert not (workdir / "mlruns").exists() or _runs(workdir).empty
 
 
+def test_bad_draft_tokens(workdir):
+    proc = run_harness("model.backend.draft_tokens=-1", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir)
+    _one_clear_error(proc, "model.backend.draft_tokens", "-1")
+    assert not (workdir / "mlruns").exists() or _runs(workdir).empty
+
+
 def test_mapping_to_a_feature_the_set_lacks(workdir):
     proc = run_harness("model=keyword-baseline", f"dataset.path={DEMO}", "+dataset.columns.labels.pian=pain",
                        *_store(workdir), cwd=workdir)
