@@ -18,7 +18,9 @@ Two ways to answer:
 
 from __future__ import annotations
 
+import array
 import copy
+import functools
 import os
 import time
 from dataclasses import replace
@@ -32,10 +34,11 @@ from ..models import fingerprint, resolve_model
 from ..records import Generation, Request, ScoreSpec
 
 
-# Room for the answer in a decoding cache. Attention reads the whole static
-# cache, empty room included, so it starts at about an answer's length and
-# grows (once) only for an answer that runs longer.
-ANSWER_ROOM = 160
+# Room for the answer in a decoding cache (its tokens and the slots of
+# unconfirmed drafts). Attention reads the whole static cache, empty room
+# included, so it starts at about an answer's worth and grows only for an
+# answer that runs longer.
+ANSWER_ROOM = 200
 
 
 def default_dtype(device: torch.device) -> str:
@@ -74,7 +77,7 @@ class TransformersBackend:
         device: str = "auto",
         batch_size: int | str = "auto",
         max_new_tokens: int = 512,
-        draft_tokens: int = 8,
+        draft_tokens: int = 24,
         truncate: bool = False,
         max_context: Optional[int] = None,
     ):
@@ -93,6 +96,10 @@ class TransformersBackend:
         # What decides this backend's outputs: names its translations in the cache.
         self.identity = f"{path}@{fingerprint(folder)}/{dtype}"
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        # A prompt is tokenized to fit it, to find the shared prefix and to batch
+        # it: once is enough (4 bytes a token: a few MB for a run's prompts).
+        self._encode = functools.lru_cache(maxsize=4096)(
+            lambda text: array.array("i", self.tokenizer(text, add_special_tokens=False).input_ids))
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         if self.tokenizer.chat_template is None:
@@ -160,7 +167,7 @@ class TransformersBackend:
         """The request, with its transcript cut from the end if the prompt (plus
         the answer) would not fit the context and model.backend.truncate is on."""
         for _ in range(4):  # re-tokenising after a cut can differ by a token or two
-            n = len(self.tokenizer(self.render(r) + (r.score.text if r.score else ""), add_special_tokens=False).input_ids)
+            n = len(self._encode(self.render(r) + (r.score.text if r.score else "")))
             over = n + (0 if r.score else self.max_new_tokens) - (self.context or n)
             if over <= 0:
                 return r
@@ -185,8 +192,8 @@ class TransformersBackend:
         rows, limit = [], None
         for r in requests:
             prompt = self.render(r)
-            ids = self.tokenizer(prompt + (r.score.text if r.score else ""), add_special_tokens=False).input_ids
-            n_prompt = len(self.tokenizer(prompt, add_special_tokens=False).input_ids) if r.score else len(ids)
+            ids = list(self._encode(prompt + (r.score.text if r.score else "")))
+            n_prompt = len(self._encode(prompt)) if r.score else len(ids)
             limit = n_prompt - 1 if limit is None else min(limit, n_prompt - 1)
             rows.append(ids)
         return rows, limit
@@ -204,7 +211,9 @@ class TransformersBackend:
             return 0, None
         self._sync()
         t0 = time.perf_counter()
-        cache = self.model(input_ids=torch.tensor([rows[0][:n]], device=self.device), use_cache=True).cache
+        # Only its keys and values are wanted: no logits over the vocabulary.
+        cache = self.model(input_ids=torch.tensor([rows[0][:n]], device=self.device), use_cache=True,
+                           logits_to_keep=1).cache
         self._sync()
         self.stats["prefix_s"] += time.perf_counter() - t0
         self.stats["prefix_tokens"] += n
@@ -270,10 +279,12 @@ class TransformersBackend:
     def _decode(self, batch, ids, mask, n_prefix, cache) -> list[Generation]:
         """Greedy decoding that checks drafts. Each step feeds every row its
         likely next tokens (the rest of the answer template) and reads the
-        model's own choice after each; every row then takes as many tokens as
-        the row whose choices confirm the fewest, plus one. Each token taken is
-        the greedy choice, so the output is greedy decoding's, in a fraction of
-        the steps: an answer is mostly template. A row stops at end of
+        model's own choice after each; a row takes the drafts its choices
+        confirm, plus its next choice. Each token taken is the greedy choice,
+        so the output is greedy decoding's, in a fraction of the steps: an
+        answer is mostly template. Rows advance independently: the cache
+        slots of a row's unconfirmed drafts stay, masked out, so a row that
+        leaves its template holds back no other. A row stops at end of
         sequence, at max_new_tokens, or once its answer can no longer change."""
         rows, pad = len(batch), self.tokenizer.pad_token_id
         out: list[list[int]] = [[] for _ in batch]
@@ -302,27 +313,26 @@ class TransformersBackend:
                         check is not None and check(self.tokenizer.decode(out[r], skip_special_tokens=True)))
             if all(done):
                 break
-            drafts = [None if done[r] else self._draft(batch[r], out[r]) for r in range(rows)]
-            k = min(len(d) for d in drafts if d is not None)
+            drafts = [[] if done[r] else self._draft(batch[r], out[r]) for r in range(rows)]
+            k = max(len(d) for d in drafts)
             used = mask.shape[1]
-            if used + k + 1 > cache.get_max_length():  # a long answer: room for the longest there can be
-                cache = _static_cache(self.model.config, ids.shape[1] + self.max_new_tokens + self.draft_tokens + 1,
+            if used + k + 1 > cache.get_max_length():  # a long answer: more room
+                cache = _static_cache(self.model.config, used + k + 1 + ANSWER_ROOM,
                                       [(l.keys[:, :, :used], l.values[:, :, :used]) for l in cache.layers])
-            step = [[pad] * (k + 1) if d is None else [out[r][-1]] + d[:k] for r, d in enumerate(drafts)]
+            inputs = torch.tensor([[pad] * (k + 1) if done[r] else [out[r][-1]] + d + [pad] * (k - len(d))
+                                   for r, d in enumerate(drafts)], device=self.device)
             live = torch.tensor([not d for d in done], device=self.device)
-            inputs = torch.tensor(step, device=self.device)
-            mask = torch.cat([mask, live[:, None].long().expand(-1, k + 1)], dim=1)
-            positions = lengths[:, None] + torch.arange(k + 1, device=self.device)
-            choice = self.model(input_ids=inputs, attention_mask=mask, position_ids=positions, cache=cache,
-                                use_cache=True).logits.argmax(-1)
-            # How many of its drafts each row's own choices confirm, in order.
+            drafted = torch.tensor([len(d) for d in drafts], device=self.device)
+            slot = torch.arange(k + 1, device=self.device)
+            mask = torch.cat([mask, (live[:, None] & (slot <= drafted[:, None])).long()], dim=1)
+            choice = self.model(input_ids=inputs, attention_mask=mask, position_ids=lengths[:, None] + slot,
+                                cache=cache, use_cache=True).logits.argmax(-1)
+            # How many of its drafts each row's own choices confirm, in order; plus its next choice.
             confirmed = (choice[:, :k] == inputs[:, 1:]).long().cumprod(-1).sum(-1)
-            n = int(confirmed[live].min()) + 1
-            if n < k + 1:  # forget the keys and values of the drafts not taken
-                cache.crop(n - k - 1)
-                mask = mask[:, :mask.shape[1] - (k + 1 - n)]
+            n = torch.minimum(confirmed, drafted) + 1
+            mask[:, used:] = (live[:, None] & (slot < n[:, None])).long()  # unconfirmed drafts: holes
             lengths = lengths + n * live
-            taken = choice[:, :n].tolist()
+            taken = [c[:m] for c, m in zip(choice.tolist(), n.tolist())]
         self._sync()
         end = time.perf_counter()
         self._note_memory()
