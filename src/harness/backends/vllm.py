@@ -66,7 +66,11 @@ class VLLMBackend:
             import torch
 
             if torch.cuda.is_available():
-                self.peak_gpu_mem_mb = max(self.peak_gpu_mem_mb, torch.cuda.max_memory_allocated() / 2**20)
+                # vLLM's engine runs in a process of its own, so this process's
+                # allocator sees none of it: count what the device has in use
+                # (all processes: on a shared GPU, others' too).
+                free, total = torch.cuda.mem_get_info()
+                self.peak_gpu_mem_mb = max(self.peak_gpu_mem_mb, (total - free) / 2**20)
         except ImportError:
             pass
         return [Generation(doc_id=r.doc_id, text=o.outputs[0].text, latency_s=per_doc,
