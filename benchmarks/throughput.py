@@ -109,7 +109,7 @@ def ablations(backend, spec: dict, task, shots, docs, split_of) -> None:
     """Generate mode with each of the backend's decoding choices undone, one at
     a time, against the default, on the same documents in this process."""
     def timed(b):
-        b.forget_prefix()
+        b.forget()
         start = time.perf_counter()
         result = pipeline.run(task, b, shots, docs, split_of)
         return len(docs) / (time.perf_counter() - start), [[p.pred[k] for k in task.keys] for p in result.predictions]
@@ -169,7 +169,7 @@ def bench_route(route: str, args, peak: float) -> dict:
     results["a"] = dict(s=elapsed, mem=mem, tokens=tokens,
                         pred=[parsing.parse_template(t, generate_task.names) for t in answers])
     for name, task in (("b", generate_task), ("c", score_task)):
-        backend.forget_prefix()  # no head start from the warm-up: the prefix is computed inside the timing
+        backend.forget()  # no head start from the warm-up: prefix and tokenizing are inside the timing
         with PeakMemory() as mem:
             start = time.perf_counter()
             result = pipeline.run(task, backend, shots, docs, cell.split_of)

@@ -150,12 +150,14 @@ class TransformersBackend:
             rows, limit = self._token_rows([self._fit(r) for r in requests])
             shared = tuple(rows[0][:_common_prefix(rows, limit)])
             if self._prefix is None or self._prefix[0] != shared:  # else: the same prefix, already computed
-                self.forget_prefix()
+                self._prefix = None
                 self._prefix_cache(rows, limit)
 
-    def forget_prefix(self) -> None:
-        """Drop the cached shared prefix (the benchmark times its computation too)."""
+    def forget(self) -> None:
+        """Drop what earlier requests left cached: the shared prefix and the
+        tokenized prompts (the benchmark times computing them too)."""
         self._prefix = None
+        self._encode.cache_clear()
 
     # -- prompts -------------------------------------------------------------------
 
