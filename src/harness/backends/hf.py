@@ -59,6 +59,12 @@ def _static_cache(config, length: int, layers: Sequence[tuple[torch.Tensor, torc
     return cache
 
 
+def _suffix_positions(mask: torch.Tensor, n_prefix: int) -> torch.Tensor:
+    """Position ids of a `prefix | padding | suffix` batch's suffix tokens:
+    they continue from the prefix and skip the padding."""
+    return (n_prefix + mask[:, n_prefix:].cumsum(-1) - 1).clamp(min=n_prefix)
+
+
 def _common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
     """Length of the longest token prefix all rows share, at most `limit`."""
     n = 0
@@ -89,7 +95,7 @@ class TransformersBackend:
             # With a mask (ours: padding, drafts), transformers copies every
             # key/value head group out of the cache before attention, at every
             # step. PyTorch's CPU kernel reads the shared heads in place: generate
-            # mode is 1.2-1.3x faster (throughput.py --ablations). Left alone on
+            # mode is 1.1-1.3x faster (throughput.py --ablations). Left alone on
             # CUDA, where masked grouped-head attention takes the slowest kernel.
             os.environ.setdefault("TRANSFORMERS_SDPA_FORCE_GQA", "1")
         dtype = default_dtype(self.device) if dtype == "auto" else dtype
@@ -261,7 +267,7 @@ class TransformersBackend:
     def _batch_cache(self, prefix_cache, rows: int, static_len: Optional[int] = None):
         """The prefix's keys and values, once per row of a batch. For decoding
         a static cache: appending to a dynamic one copies all of it at every
-        step (measured: 20% slower on a CPU)."""
+        step."""
         if static_len is None:
             if prefix_cache is None:
                 return None
@@ -293,10 +299,9 @@ class TransformersBackend:
         done = [False] * rows
         self._sync()
         t0 = time.perf_counter()
-        # Positions continue from the prefix and skip the padding.
-        positions = (n_prefix + mask[:, n_prefix:].cumsum(-1) - 1).clamp(min=n_prefix)
-        logits = self.model(input_ids=ids[:, n_prefix:], attention_mask=mask, position_ids=positions, cache=cache,
-                            use_cache=True, logits_to_keep=1).logits
+        logits = self.model(input_ids=ids[:, n_prefix:], attention_mask=mask,
+                            position_ids=_suffix_positions(mask, n_prefix), cache=cache, use_cache=True,
+                            logits_to_keep=1).logits
         taken = logits[:, -1].argmax(-1, keepdim=True).tolist()
         self._sync()
         first = time.perf_counter()
@@ -371,13 +376,11 @@ class TransformersBackend:
                     raise RuntimeError(f"document {r.doc_id}: the answer template tokenizes unexpectedly at {at}")
                 row.append(j - 1 + pad - n_prefix)  # the logits that predict it, in the suffix
             columns.append(row)
-        suffix_mask = mask[:, n_prefix:]
-        # Positions continue from the prefix and skip the padding.
-        positions = (n_prefix + suffix_mask.cumsum(-1) - 1).clamp(min=n_prefix)
         self._sync()
         t0 = time.perf_counter()
-        logits = self.model(input_ids=ids[:, n_prefix:], attention_mask=mask, position_ids=positions, cache=cache,
-                            use_cache=True, logits_to_keep=torch.tensor(columns, device=self.device)).logits
+        logits = self.model(input_ids=ids[:, n_prefix:], attention_mask=mask,
+                            position_ids=_suffix_positions(mask, n_prefix), cache=cache, use_cache=True,
+                            logits_to_keep=torch.tensor(columns, device=self.device)).logits
         probs = torch.sigmoid(logits[..., true_id].float() - logits[..., false_id].float()).tolist()
         self._sync()
         elapsed = time.perf_counter() - t0
