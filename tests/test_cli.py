@@ -60,9 +60,11 @@ def test_missing_model_fails_before_any_run(workdir):
     assert not (workdir / "mlruns").exists() or _runs(workdir).empty
 
 
-def test_bad_draft_tokens(workdir):
-    proc = run_harness("model.backend.draft_tokens=-1", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir)
-    _one_clear_error(proc, "model.backend.draft_tokens", "-1")
+@pytest.mark.parametrize("setting, value", [("draft_tokens", "-1"), ("prefill_batch_size", "0"),
+                                            ("batch_size", "eight")])
+def test_bad_backend_setting(workdir, setting, value):
+    proc = run_harness(f"model.backend.{setting}={value}", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir)
+    _one_clear_error(proc, f"model.backend.{setting}", value)
     assert not (workdir / "mlruns").exists() or _runs(workdir).empty
 
 

