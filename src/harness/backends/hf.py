@@ -2,10 +2,8 @@
 
 Every prompt of a run starts with the same system message and examples, so
 their key/value cache is computed once and shared by every document and
-batch. A batch row is `shared prefix | padding | the document's own tokens`:
-the padding sits between prefix and suffix, masked out, so one prefix cache
-serves rows of any length (positions come from the mask, so each suffix
-token keeps the position it has in its unpadded prompt).
+batch: a batch row is `shared prefix | padding | the document's own tokens`
+(see `layout`).
 
 Two ways to answer:
 - generate: greedy decoding that checks drafts of the answer template
@@ -27,11 +25,12 @@ from dataclasses import replace
 from typing import Optional, Sequence
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, StaticCache
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
 from ..records import Generation, Request, ScoreSpec
+from .layout import batch_inputs, common_prefix, static_cache, suffix_positions, widen
 
 
 # Room for the answer in a decoding cache (its tokens and the slots of
@@ -49,35 +48,6 @@ def default_dtype(device: torch.device) -> str:
     native = (getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
               or getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
     return "bfloat16" if device.type == "cpu" and native else "float32"
-
-
-def _static_cache(config, length: int, layers: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> StaticCache:
-    """A static cache of `length` positions holding these keys and values."""
-    cache = StaticCache(config=config, max_cache_len=length)
-    for i, (keys, values) in enumerate(layers):
-        cache.update(keys, values, i)
-    return cache
-
-
-def _suffix_positions(mask: torch.Tensor, n_prefix: int) -> torch.Tensor:
-    """Position ids of a `prefix | padding | suffix` batch's suffix tokens:
-    they continue from the prefix and skip the padding."""
-    return (n_prefix + mask[:, n_prefix:].cumsum(-1) - 1).clamp(min=n_prefix)
-
-
-def _widen(t: torch.Tensor, at: int, gap: int) -> torch.Tensor:
-    """Keys or values (batch, heads, positions, dim) with `gap` empty slots inserted at position `at`."""
-    if gap == 0:
-        return t
-    return torch.cat([t[:, :, :at], t.new_zeros(*t.shape[:2], gap, t.shape[3]), t[:, :, at:]], dim=2)
-
-
-def _common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
-    """Length of the longest token prefix all rows share, at most `limit`."""
-    n = 0
-    while n < limit and all(r[n] == rows[0][n] for r in rows):
-        n += 1
-    return n
 
 
 class TransformersBackend:
@@ -171,7 +141,7 @@ class TransformersBackend:
         every chunk - and a resumed run's first chunk - uses the same one."""
         if requests:
             rows, limit = self._token_rows([self._fit(r) for r in requests])
-            shared = tuple(rows[0][:_common_prefix(rows, limit)])
+            shared = tuple(rows[0][:common_prefix(rows, limit)])
             if self._prefix is None or self._prefix[0] != shared:  # else: the same prefix, already computed
                 self._prefix = None
                 self._prefix_cache(rows, limit)
@@ -231,7 +201,7 @@ class TransformersBackend:
             n = len(ids)
             if n <= limit and all(tuple(r[:n]) == ids for r in rows):
                 return n, cache
-        n = _common_prefix(rows, limit)
+        n = common_prefix(rows, limit)
         if n == 0:
             return 0, None
         self._sync()
@@ -244,14 +214,6 @@ class TransformersBackend:
         self.stats["prefix_tokens"] += n
         self._prefix = (tuple(rows[0][:n]), cache)
         return n, cache
-
-    def _batch_inputs(self, rows: Sequence[Sequence[int]], n_prefix: int):
-        """`prefix | padding | suffix` ids and mask for a batch."""
-        width = max(len(r) for r in rows) - n_prefix
-        pad = self.tokenizer.pad_token_id
-        ids = [list(r[:n_prefix]) + [pad] * (width - len(r) + n_prefix) + list(r[n_prefix:]) for r in rows]
-        mask = [[1] * n_prefix + [0] * (width - len(r) + n_prefix) + [1] * (len(r) - n_prefix) for r in rows]
-        return torch.tensor(ids, device=self.device), torch.tensor(mask, device=self.device)
 
     # -- the interface ---------------------------------------------------------------
 
@@ -272,7 +234,7 @@ class TransformersBackend:
             batch, batch_rows = [requests[i] for i in idx], [rows[i] for i in idx]
             self.stats["prompt_tokens"] += sum(len(r) - n_prefix for r in batch_rows)
             if batch[0].score:
-                ids, mask = self._batch_inputs(batch_rows, n_prefix)
+                ids, mask = batch_inputs(batch_rows, n_prefix, self.tokenizer.pad_token_id, self.device)
                 generations = self._score(batch, ids, mask, n_prefix, self._batch_cache(prefix_cache, len(idx)))
             else:
                 generations = self._decode(batch, batch_rows, n_prefix, prefix_cache)
@@ -292,13 +254,14 @@ class TransformersBackend:
             cache.batch_repeat_interleave(rows)
             return cache
         layers = prefix_cache.layers if prefix_cache is not None else []
-        return _static_cache(self.model.config, static_len,
+        return static_cache(self.model.config, static_len,
                              [(l.keys.repeat(rows, 1, 1, 1), l.values.repeat(rows, 1, 1, 1)) for l in layers])
 
     def _read(self, ids, mask, n_prefix: int, cache, keep):
         """One forward pass over a batch's own tokens (the prefix's keys and values are in `cache`)."""
-        return self.model(input_ids=ids[:, n_prefix:], attention_mask=mask, position_ids=_suffix_positions(mask, n_prefix),
-                          cache=cache, use_cache=True, logits_to_keep=keep)
+        return self.model(input_ids=ids[:, n_prefix:], attention_mask=mask,
+                          position_ids=suffix_positions(mask, n_prefix), cache=cache, use_cache=True,
+                          logits_to_keep=keep)
 
     @torch.inference_mode()
     def _prefill(self, rows, n_prefix: int, prefix_cache):
@@ -307,7 +270,7 @@ class TransformersBackend:
         room for the answers, and each row's first token. Rows are read
         `prefill_batch_size` at a time, each group padded only to its own
         longest row, then laid side by side at the batch's width."""
-        ids, mask = self._batch_inputs(rows, n_prefix)
+        ids, mask = batch_inputs(rows, n_prefix, self.tokenizer.pad_token_id, self.device)
         width, size = ids.shape[1], self.prefill_batch_size
         if len(rows) <= size:  # one pass, straight into the decoding cache
             cache = self._batch_cache(prefix_cache, len(rows), width + ANSWER_ROOM)
@@ -315,14 +278,16 @@ class TransformersBackend:
             return mask, cache, logits[:, -1].argmax(-1).tolist()
         first, groups = [], []
         for start in range(0, len(rows), size):
-            group_ids, group_mask = self._batch_inputs(rows[start:start + size], n_prefix)
+            group = rows[start:start + size]
+            group_ids, group_mask = batch_inputs(group, n_prefix, self.tokenizer.pad_token_id, self.device)
             result = self._read(group_ids, group_mask, n_prefix, self._batch_cache(prefix_cache, len(group_ids)), 1)
             first += result.logits[:, -1].argmax(-1).tolist()
             gap = width - group_ids.shape[1]  # padding to add between prefix and suffix
-            groups.append([(_widen(l.keys, n_prefix, gap), _widen(l.values, n_prefix, gap)) for l in result.cache.layers])
-        layers = [(torch.cat([g[i][0] for g in groups]), torch.cat([g[i][1] for g in groups])) for i in range(len(groups[0]))]
+            groups.append([(widen(l.keys, n_prefix, gap), widen(l.values, n_prefix, gap))
+                           for l in result.cache.layers])
+        layers = [tuple(torch.cat(t) for t in zip(*layer)) for layer in zip(*groups)]  # per layer: keys, values
         del groups
-        return mask, _static_cache(self.model.config, width + ANSWER_ROOM, layers), first
+        return mask, static_cache(self.model.config, width + ANSWER_ROOM, layers), first
 
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:
         """The tokens the answer would continue with if it keeps to its template."""
@@ -368,7 +333,7 @@ class TransformersBackend:
             k = max(len(d) for d in drafts)
             used = mask.shape[1]
             if used + k + 1 > cache.get_max_length():  # a long answer: more room
-                cache = _static_cache(self.model.config, used + k + 1 + ANSWER_ROOM,
+                cache = static_cache(self.model.config, used + k + 1 + ANSWER_ROOM,
                                       [(l.keys[:, :, :used], l.values[:, :, :used]) for l in cache.layers])
             inputs = torch.tensor([[pad] * (k + 1) if done[r] else [out[r][-1]] + d + [pad] * (k - len(d))
                                    for r, d in enumerate(drafts)], device=self.device)
