@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from harness import parsing, pipeline  # noqa: E402
 from harness.backends import load_backend  # noqa: E402
 from harness.backends.hf import default_dtype  # noqa: E402
+from harness.backends.layout import common_prefix  # noqa: E402
 from harness.cell import prepare  # noqa: E402
 from harness.config import register  # noqa: E402
 
@@ -103,14 +104,14 @@ def study_way(backend, requests, batch_size: int) -> tuple[list[str], int]:
 
 @torch.inference_mode()
 def least_forward_s(backend, requests, batch_sizes=(1, 2, 4, 8)) -> tuple[float, float, int]:
-    """The least model computation any exact method must do to answer these
-    prompts: one forward pass over their shared prefix and one over each
-    prompt's own tokens - no answer template, no decoding, no tokenizing
-    timed. Returns (seconds in all, seconds without the prefix, batch size),
+    """The least model computation any method needs to read these prompts
+    with this model and these kernels: one forward pass over their shared
+    prefix and one over each prompt's own tokens - no answer template, no
+    decoding, no tokenizing timed. Returns (seconds in all, seconds without the prefix, batch size),
     for the fastest of these batch sizes (right padding, length-sorted)."""
     model, sync = backend.model, backend._sync
     rows = [backend.tokenizer(backend.render(r), add_special_tokens=False).input_ids for r in requests]
-    n = min(len(os.path.commonprefix(rows)), min(len(r) for r in rows) - 1)
+    n = common_prefix(rows, min(len(r) for r in rows) - 1)
     rows.sort(key=len, reverse=True)
     best = None
     for size in sorted({min(b, len(rows)) for b in batch_sizes}):
@@ -244,8 +245,8 @@ def bench_route(route: str, args, peak: float) -> dict:
               f"  ({backend.model.dtype}: rounding differs between batch layouts; --dtype float32 checks exactness)")
              if ab_docs else ""))
     print(f"agreement (b)-(c): {bc:.1%} of fields, {bc_docs} documents differ")
-    # How far any exact method could go here: the study's time over the least
-    # forward computation (a bound, not a target: score mode also reads its template).
+    # How far any method that reads every prompt token could go here: the study's
+    # time over the least forward computation (score mode also reads its template).
     least, without_prefix, size = least_forward_s(backend, requests)
     print(f"bound: one forward pass over the shared prefix and each prompt once (batch {size}) takes {least:.2f} s "
           f"= {results['a']['s'] / least:.1f}x the study's pipeline; with the prefix free (a long run) "

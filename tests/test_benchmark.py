@@ -1,0 +1,26 @@
+"""benchmarks/throughput.py runs end to end on the embedded model, prints the
+figures the README quotes, and in float32 the harness's generate mode gives
+the study's pipeline's predictions field for field."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_throughput_benchmark_agrees_with_the_study_pipeline():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--routes", "reference",
+                           "--docs", "3", "--shots", "1", "--dtype", "float32"],
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "agreement (a)-(b): 100.0% of fields, 0 documents differ" in out, out
+    for label in ("(a) study pipeline", "(b) harness generate", "(c) harness score"):
+        assert re.search(re.escape(label) + r" +\d+\.\d+ docs/s .* of peak", out), label
+    assert re.search(r"b/a = \d+\.\dx +c/a = \d+\.\dx", out)
+    assert re.search(r"bound: .* = \d+\.\dx the study's pipeline; .* Score mode runs at \d+% of it", out)
