@@ -100,7 +100,7 @@ class TransformersBackend:
         # Rows per forward pass over prompts (score mode's only pass, generate
         # mode's first). Fewer rows a pass, less padding, more passes. In
         # float32 on a CPU padding costs about what tokens cost, and pairs were
-        # 1.04-1.20x faster (throughput.py --ablations; 1.09x on the demo run).
+        # 1.04-1.20x faster (throughput.py --ablations).
         # In bfloat16 a pass has a larger fixed cost, and pairs were 0.95-1.06x:
         # there, as on a GPU, the whole batch is read at once.
         pairs = self.device.type == "cpu" and dtype == "float32"
