@@ -107,8 +107,9 @@ def least_forward_s(backend, requests, batch_sizes=(1, 2, 4, 8)) -> tuple[float,
     """The least model computation any method needs to read these prompts
     with this model and these kernels: one forward pass over their shared
     prefix and one over each prompt's own tokens - no answer template, no
-    decoding, no tokenizing timed. Returns (seconds in all, seconds without the prefix, batch size),
-    for the fastest of these batch sizes (right padding, length-sorted)."""
+    decoding, no tokenizing timed. Returns (seconds in all, seconds without
+    the prefix, batch size) for the fastest of these batch sizes (right
+    padding, length-sorted)."""
     model, sync = backend.model, backend._sync
     rows = [backend.tokenizer(backend.render(r), add_special_tokens=False).input_ids for r in requests]
     n = common_prefix(rows, min(len(r) for r in rows) - 1)

@@ -1,7 +1,7 @@
 """The transformers backend's shortcuts (one shared prefix cache, padding
 between prefix and document, length-sorted batches read in smaller groups,
-checked drafts, early stop, one-pass scoring) must give what the plain model gives one document at
-a time.
+checked drafts, early stop, one-pass scoring) must give what the plain model
+gives one document at a time.
 On the CPU always; on CUDA too where there is one (CI has none)."""
 
 from dataclasses import replace
