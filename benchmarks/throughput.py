@@ -3,10 +3,12 @@
     python benchmarks/throughput.py                      # CPU defaults: embedded model, 8 documents, 3 shots
     python benchmarks/throughput.py --docs 64 --model qwen2.5-7b --study-batch 4
 
-On the same documents, prompt and model it times, after a warm-up:
-  (a) the study: transformers pipeline("text-generation"), greedy,
-      max_new_tokens 512, batched (--study-batch), each answer parsed with
-      the reference parser;
+On the same documents, prompt and model it times, after a warm-up, with the
+reference study's protocol elements (+experiment=reference_study: its
+parser, answer layout and field spelling; the test split, not every document):
+  (a) the study: transformers pipeline("text-generation"), do_sample=False
+      (the model's generation config applies), max_new_tokens 512, batched
+      (--study-batch), each answer parsed with the study's parser;
   (b) the harness, generate mode (shared prefix cache, batched, early stop);
   (c) the harness, score mode (one forward pass per document).
 It prints documents per second, the ratios b/a and c/a, peak memory, the
@@ -187,8 +189,9 @@ def ablations(backend, spec: dict, task, shots, docs, split_of) -> None:
 
 def bench_route(route: str, args, peak: float) -> dict:
     register()
-    overrides = [f"model={args.model}", f"route={route}", f"prompt.shots={args.shots}", f"dataset={args.dataset}",
-                 f"dataset.limit={args.docs}", f"model.backend.dtype={args.dtype}"]
+    overrides = ["+experiment=reference_study", "split.evaluate=test", f"model={args.model}", f"route={route}",
+                 f"prompt.shots={args.shots}", f"dataset={args.dataset}", f"dataset.limit={args.docs}",
+                 f"model.backend.dtype={args.dtype}"]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         c = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True, enum_to_str=True)
     cell = prepare(c)
@@ -218,7 +221,7 @@ def bench_route(route: str, args, peak: float) -> dict:
         answers, tokens = study_way(backend, requests, args.study_batch)
         elapsed = time.perf_counter() - start
     results["a"] = dict(s=elapsed, mem=mem, tokens=tokens,
-                        pred=[parsing.parse_template(t, generate_task.names) for t in answers])
+                        pred=[parsing.parse_study(t, generate_task.names) for t in answers])
     for name, task in (("b", generate_task), ("c", score_task)):
         backend.forget()  # no head start from the warm-up: prefix and tokenizing are inside the timing
         with PeakMemory() as mem:

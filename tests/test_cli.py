@@ -68,6 +68,16 @@ def test_bad_backend_setting(workdir, setting, value):
     assert not (workdir / "mlruns").exists() or _runs(workdir).empty
 
 
+@pytest.mark.parametrize("overrides, fragments", [
+    (["prompt=json", "prompt.parser=study"], ["prompt.parser=study", "prompt.format=json"]),
+    (["prompt.selection=fixed"], ["prompt.selection=fixed", "dataset.columns.is_example"]),
+    (["+features.template_names.fevr={en: Feverish}"], ["features.template_names", "fevr"]),
+])
+def test_bad_protocol_settings(workdir, overrides, fragments):
+    proc = run_harness("model=keyword-baseline", f"dataset.path={DEMO}", *overrides, *_store(workdir), cwd=workdir)
+    _one_clear_error(proc, *fragments)
+
+
 def test_mapping_to_a_feature_the_set_lacks(workdir):
     proc = run_harness("model=keyword-baseline", f"dataset.path={DEMO}", "+dataset.columns.labels.pian=pain",
                        *_store(workdir), cwd=workdir)

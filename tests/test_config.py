@@ -39,12 +39,6 @@ def test_every_cell_composes_and_resolves(model, route, prompt):
         assert "{text}" in plain["prompt"]["lead_in"][language]
 
 
-def test_reference_study_experiment_is_the_studys_protocol():
-    cfg = _compose("+experiment=reference_study")
-    assert (cfg.prompt.name, cfg.prompt.shots, cfg.split.evaluate.value) == ("reference", 3, "nonpool")
-    assert cfg.model.backend.max_new_tokens == 512
-
-
 @pytest.mark.parametrize("override", [
     "prompt.shotz=3",  # unknown key
     "prompt.shots=three",  # wrong type

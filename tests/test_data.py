@@ -87,3 +87,14 @@ def test_empty_transcripts_can_be_skipped_and_counted(tmp_path):
         load_documents(path, **COLS)
     docs, skipped = load_documents(path, **COLS, empty_text="skip")
     assert [d.id for d in docs] == ["a"] and skipped == 1
+
+
+def test_a_column_marks_the_examples(tmp_path):
+    rows = [{**ROWS[0], "shot": "yes"}, {**ROWS[1], "shot": 0}]
+    docs, _ = load_documents(write(tmp_path / "d.jsonl", rows), **COLS, example_column="shot")
+    assert [d.is_example for d in docs] == [True, False]
+    with pytest.raises(HarnessError, match=r"row 2, column 'shot': 'often' is not a boolean"):
+        load_documents(write(tmp_path / "e.jsonl", [rows[0], {**rows[1], "shot": "often"}]), **COLS,
+                       example_column="shot")
+    with pytest.raises(HarnessError, match=r"no column 'shots' \(from dataset.columns.is_example\)"):
+        load_documents(write(tmp_path / "f.jsonl", rows), **COLS, example_column="shots")

@@ -52,6 +52,8 @@ def test_embedded_model_run_logs_the_whole_contract(workdir):
         assert f"params.{name}" in run, name
     assert run["params.model"] == "smollm2-135m" and run["params.shots"] == "1"
     assert run["params.protocol"] == "harness"
+    assert run["params.protocol_departures"] == "answer_format,field_names,parser,scored_set,shots"
+    assert run["params.protocol_unverifiable"] == "examples,prompt_wording"
     expected = ([f"{agg}/{m}" for agg in ("median", "mean") for m in METRICS]
                 + [f"feature/{k}/{m}" for k in KEYS for m in METRICS + ["missing"]]
                 + ["missing/count", "missing/rate", "latency/ms_per_doc_p50", "latency/ms_per_doc_p95",
@@ -66,7 +68,7 @@ def test_embedded_model_run_logs_the_whole_contract(workdir):
     assert len(preds) == 3 and all(p["split"] == "test" for p in preds)
     assert all(set(p["pred"]) == set(KEYS) and p["raw_output"] for p in preds)
     prompt = open(mlflow.artifacts.download_artifacts(run_id=run.run_id, artifact_path="prompt.txt")).read()
-    assert "Request for doctor's visit: " in prompt and "<|im_start|>assistant" in prompt
+    assert "Patient requested a doctor's visit: " in prompt and "<|im_start|>assistant" in prompt
 
     inputs = mlflow.get_run(run.run_id).inputs.dataset_inputs
     assert inputs and inputs[0].dataset.name == "demo_fa"
@@ -76,6 +78,35 @@ def test_embedded_model_run_logs_the_whole_contract(workdir):
         f1, mcc = _recompute(preds, key)
         assert run[f"metrics.feature/{key}/macro_f1"] == pytest.approx(f1)
         assert run[f"metrics.feature/{key}/mcc"] == pytest.approx(mcc)
+
+
+@pytest.mark.slow
+def test_the_study_protocol_with_the_users_own_prompt_wording(workdir, demo_rows):
+    """+experiment=reference_study with a prompt file from the user's own
+    folder (--config-dir), on a whole (small) dataset: every document scored,
+    the examples too, and nothing departs from the study's protocol."""
+    folder = workdir / "my_prompts" / "prompt"
+    folder.mkdir(parents=True)
+    (folder / "my_wording.yaml").write_text(
+        "name: my_wording\nsystem:\n  en: |-\n    MY OWN RULES, WORD FOR WORD.\n    {template}\n"
+        "lead_in:\n  en: |-\n    MY OWN LEAD-IN: {text}\n", encoding="utf-8")
+    data = workdir / "eight.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in demo_rows[:8]), encoding="utf-8")
+    proc = run_harness("--config-dir", str(workdir / "my_prompts"), "+experiment=reference_study", "prompt=my_wording",
+                       "route=reference", f"dataset.path={data}", "dataset.name=eight", "split.pool=0.5",
+                       *_store(workdir), cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = _runs(workdir).iloc[0]
+    assert run["params.protocol"] == "reference" and run["tags.protocol"] == "reference"
+    assert run["params.protocol_departures"] in ("", None)
+    assert run["params.protocol_unverifiable"] == "examples,prompt_wording"
+    prompt = open(mlflow.artifacts.download_artifacts(run_id=run.run_id, artifact_path="prompt.txt")).read()
+    assert "MY OWN RULES, WORD FOR WORD." in prompt and "MY OWN LEAD-IN: " in prompt
+    assert "{Patient requested for doctor's visit: ,\n" in prompt and "Gastrointestinal issues: ,}" in prompt
+    preds = _predictions(run.run_id)
+    assert sorted(p["id"] for p in preds) == sorted(r["id"] for r in demo_rows[:8])  # the examples scored too
+    shots = json.load(open(mlflow.artifacts.download_artifacts(run_id=run.run_id, artifact_path="shots.json")))
+    assert len(shots["shot_ids"]) == 3
 
 
 @pytest.mark.slow

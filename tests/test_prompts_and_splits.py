@@ -1,13 +1,45 @@
+import re
+
 import pytest
 
 from harness.errors import HarnessError
-from harness.prompts import build_messages, empty_template, score_template, template_draft
+from harness.prompts import answer_regex, build_messages, empty_template, filled_template, score_template, template_draft
+from harness.protocol import STUDY_NAMES, STUDY_TEMPLATE_NAMES
 from harness.records import Document
 from harness.splits import evaluated_split, random_shots, split_ids
 
 
-def test_empty_template_is_the_studys():
+def test_braces_layout():
     assert empty_template(["A", "B"], "template") == "{A: ,\nB: }"
+    assert filled_template(["A", "B"], [True, False], "template") == "{A: True,\nB: False}"
+
+
+# The reference study's English template and an example answer, as its code
+# builds them (facts: braces and a trailing comma in the empty template, which
+# spells field 1 "requested for"; no braces and a trailing ", " in the answers).
+STUDY_EMPTY = ("{Patient requested for doctor's visit: ,\nPsychiatric and psychological complaints: ,\n"
+               "Sleep disorders: ,\nLoss of appetite: ,\nSeizures: ,\nWeakness and fatigue: ,\n"
+               "Decreased level of consciousness: ,\nFever: ,\nRespiratory complaints: ,\n"
+               "Insurance/treatment cost issues: ,\nUrinary tract issues: ,\nPain: ,\nGastrointestinal issues: ,}")
+STUDY_ANSWER = ("Patient requested a doctor's visit: True,\nPsychiatric and psychological complaints: False,\n"
+                "Sleep disorders: False,\nLoss of appetite: True,\nSeizures: False,\nWeakness and fatigue: False,\n"
+                "Decreased level of consciousness: False,\nFever: True,\nRespiratory complaints: False,\n"
+                "Insurance/treatment cost issues: False,\nUrinary tract issues: False,\nPain: True,\n"
+                "Gastrointestinal issues: False, ")
+
+
+def test_study_layout_and_spelling_match_the_studys_strings():
+    values = [v == "True" for v in re.findall(r": (True|False)", STUDY_ANSWER)]
+    msgs = build_messages(system="Rules.\n{template}", lead_in="{text}", names=STUDY_NAMES["en"], fmt="template",
+                          shots=[("call", values)], query="q", style="study",
+                          template_names=STUDY_TEMPLATE_NAMES["en"])
+    assert msgs[0]["content"] == "Rules.\n" + STUDY_EMPTY
+    assert msgs[2]["content"] == STUDY_ANSWER
+    assert re.fullmatch(answer_regex(STUDY_NAMES["en"], "template", "study"), STUDY_ANSWER)
+    spec = score_template(STUDY_NAMES["en"], "template", "study")
+    assert spec.text == STUDY_ANSWER.replace("True", "False")
+    assert template_draft("Patient requested a doctor's visit: True,\nPsy", spec).endswith(
+        "Gastrointestinal issues: False, ")
 
 
 def test_layout_system_then_shot_pairs_then_query():
@@ -69,3 +101,19 @@ def test_bad_split_and_shot_settings_are_user_errors():
         split_ids(["a"], pool=0.6, dev=0.5, seed=0)
     with pytest.raises(HarnessError, match="prompt.shots=5"):
         random_shots([Document(id="a", text="t", labels={})], 5, seed=0)
+
+
+def test_marked_examples_join_the_pool_and_the_rest_splits_as_before():
+    ids = [f"d{i}" for i in range(100)]
+    marked = ["d7", "d42", "d99"]
+    a = split_ids(ids, pool=0.2, dev=0.3, seed=1, examples=marked)
+    assert all(a[i] == "pool" for i in marked)
+    counts = {s: list(a.values()).count(s) for s in ("pool", "dev", "test")}
+    assert counts == {"pool": 20, "dev": 30, "test": 50}
+    assert split_ids(ids, pool=0.2, dev=0.3, seed=1, examples=()) == split_ids(ids, pool=0.2, dev=0.3, seed=1)
+
+
+def test_evaluate_all_scores_the_examples_too():
+    docs = [Document(id=f"d{i}", text="t", labels={}) for i in range(10)]
+    a = split_ids([d.id for d in docs], pool=0.3, dev=0.2, seed=0)
+    assert evaluated_split(docs, a, "all") == docs

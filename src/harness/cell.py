@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import data, splits
+from . import data, protocol, splits
 from .errors import HarnessError
 from .pipeline import Task
 from .prompts import pick_language
@@ -32,14 +32,30 @@ def _feature_names(entries: list[dict], language: str) -> list[str]:
     return [f["names"][language] for f in entries]
 
 
+def _template_names(features: dict[str, Any], names: list[str], language: str) -> list[str]:
+    """The fields as the empty template spells them: features.template_names where given, else the names."""
+    keys = [f["key"] for f in features["entries"]]
+    unknown = sorted(set(features["template_names"]) - set(keys))
+    if unknown:
+        raise HarnessError(f"features.template_names names {', '.join(unknown)}, which the feature set does not "
+                           f"have (features: {', '.join(keys)})")
+    return [features["template_names"].get(k, {}).get(language, n) for k, n in zip(keys, names)]
+
+
 def task_of(c: dict[str, Any]) -> Task:
     """What to extract and how to ask, from the resolved config."""
     route, prompt, entries = c["route"], c["prompt"], c["features"]["entries"]
+    if (prompt["parser"] == "json") != (prompt["format"] == "json"):
+        raise HarnessError(f"prompt.parser={prompt['parser']} cannot read prompt.format={prompt['format']} answers "
+                           "(json answers need parser json; template answers need template or study)")
     read_language = c["dataset"]["language"] if route["input"] == "source" else "en"
     prompt_language = read_language if route["prompt_language"] == "source" else "en"
+    names = _feature_names(entries, prompt_language)
     return Task(
-        keys=tuple(f["key"] for f in entries), names=tuple(_feature_names(entries, prompt_language)),
-        fmt=prompt["format"], mode=prompt["mode"], language=read_language,
+        keys=tuple(f["key"] for f in entries), names=tuple(names),
+        template_names=tuple(_template_names(c["features"], names, prompt_language)),
+        fmt=prompt["format"], parser=prompt["parser"], style=prompt["template_style"], mode=prompt["mode"],
+        language=read_language, prompt_language=prompt_language,
         system=pick_language(prompt["system"], prompt_language, f"prompt={prompt['name']} system"),
         lead_in=pick_language(prompt["lead_in"], prompt_language, f"prompt={prompt['name']} lead_in"),
     )
@@ -54,7 +70,13 @@ def select_shots(documents: list[Document], split_of: dict[str, str], prompt: di
     if selection == "balanced":
         return splits.balanced_shots(pool, prompt["shots"], keys, seed)
     if selection == "fixed":
-        return splits.fixed_shots(documents, split_of, prompt["shot_ids"], "prompt.shot_ids")
+        if prompt["shot_ids"]:
+            return splits.fixed_shots(documents, split_of, prompt["shot_ids"], "prompt.shot_ids")
+        marked = [d for d in documents if d.is_example]
+        if not marked:
+            raise HarnessError("prompt.selection=fixed needs prompt.shot_ids=[...] or a dataset column marking the "
+                               "examples (dataset.columns.is_example), with at least one marked row")
+        return marked
     path = prompt["selection_file"]
     if not path or not Path(path).is_file():
         raise HarnessError(f"prompt.selection=tuned needs prompt.selection_file naming a file harness-tune "
@@ -76,10 +98,24 @@ def prepare(c: dict[str, Any]) -> Cell:
         raise HarnessError(f"route={route['name']} needs dataset.columns.reference (dataset={ds['name']} has none)")
     documents, skipped = data.load_documents(
         ds["path"], id_column=columns["id"], text_column=columns["text"], reference_column=columns["reference"],
-        label_columns=data.label_columns_for(task.keys, columns["labels"]), empty_text=ds["empty_text"],
+        label_columns=data.label_columns_for(task.keys, columns["labels"]), example_column=columns["is_example"],
+        empty_text=ds["empty_text"],
     )
-    split_of = splits.split_ids([d.id for d in documents], pool=split["pool"], dev=split["dev"], seed=split["seed"])
+    split_of = splits.split_ids([d.id for d in documents], pool=split["pool"], dev=split["dev"], seed=split["seed"],
+                                examples=[d.id for d in documents if d.is_example])
     evaluated = splits.evaluated_split(documents, split_of, split["evaluate"])[: ds["limit"]]
     shots = select_shots(documents, split_of, prompt, task.keys, c["seed"])
     return Cell(task=task, documents=documents, split_of=split_of, evaluated=evaluated, shots=shots,
                 skipped_empty=skipped)
+
+
+def protocol_settings(c: dict[str, Any], task: Task, shots: int, generation_config: bool) -> protocol.Settings:
+    """The run's choice for each element of the reference protocol.
+    `generation_config`: the backend decodes greedily with the model's
+    generation config applied (as the study's pipeline did)."""
+    return protocol.Settings(
+        parser=task.parser, fmt=task.fmt, style=task.style, names=task.names, template_names=task.template_names,
+        prompt_language=task.prompt_language, mode=task.mode, generation_config=generation_config,
+        max_new_tokens=c["model"]["backend"].get("max_new_tokens"), evaluate=c["split"]["evaluate"],
+        limit=c["dataset"]["limit"], selection=c["prompt"]["selection"], shots=shots,
+        translated=c["route"]["input"] == "translation")

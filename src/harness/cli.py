@@ -47,9 +47,9 @@ def run_config(cfg: DictConfig) -> float:
             os.environ[name] = "0"
     from transformers import set_seed
 
-    from . import data, pipeline, tracking
+    from . import data, pipeline, protocol, tracking
     from .backends import load_backend
-    from .cell import prepare
+    from .cell import prepare, protocol_settings
 
     c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # plain values from here on
     model, route, prompt, ds, split = c["model"], c["route"], c["prompt"], c["dataset"], c["split"]
@@ -79,12 +79,14 @@ def run_config(cfg: DictConfig) -> float:
         checkpoint = Path(t["checkpoints"]) / f"{cell_hash}.jsonl"
     digest = data.file_digest(ds["path"])
     k = len(shots)
-    protocol = pipeline.protocol_name(prompt["format"], prompt["mode"], k, prompt["selection"],
-                                      split["evaluate"], model["backend"].get("max_new_tokens"))
+    settings = protocol_settings(c, task, k, getattr(backend, "applies_generation_config", False))
+    departures = protocol.departures(settings)
     named = {
         "model": model["name"], "route": route["name"], "prompt": prompt["name"], "mode": prompt["mode"],
         "shots": k, "selection": prompt["selection"], "seed": c["seed"], "dataset": ds["name"], "dataset_digest": digest,
-        "protocol": protocol, "config_hash": cell_hash, "harness_version": __version__,
+        "protocol": protocol.protocol_name(settings), "protocol_departures": ",".join(departures),
+        "protocol_unverifiable": ",".join(protocol.unverifiable(settings)), "config_hash": cell_hash,
+        "harness_version": __version__,
         "git_commit": tracking.git_commit(),
         # Same value for the runs of one cell on different routes: pairs them for the route comparison.
         "comparison_key": tracking.config_hash({key: value for key, value in c.items()
@@ -92,7 +94,7 @@ def run_config(cfg: DictConfig) -> float:
     }
     tags = {"model": model["name"], "family": model["family"], "params_b": str(model["params_b"]),
             "route": route["name"], "language": ds["language"], "shots": str(k), "selection": prompt["selection"],
-            "mode": prompt["mode"], "protocol": protocol, **c["tracking"]["tags"]}
+            "mode": prompt["mode"], "protocol": named["protocol"], **c["tracking"]["tags"]}
     # model|route|kshot, plus what departs from the defaults, so a sweep's runs read apart in the UI.
     run_name = "|".join([model["name"], route["name"], f"{k}shot",
                          *([prompt["selection"]] if prompt["selection"] != "random" else []),
@@ -101,15 +103,16 @@ def run_config(cfg: DictConfig) -> float:
                               run_name=run_name,
                               params={**tracking.flatten(c), **named}, tags=tags,
                               system_metrics=t["system_metrics"]) as run_id:
-        log.info("run %s: %s on %d %s documents of %s", run_id, model["name"], len(evaluated), split["evaluate"],
-                 ds["name"])
+        log.info("run %s: %s on %d %s documents of %s; protocol %s%s", run_id, model["name"], len(evaluated),
+                 split["evaluate"], ds["name"], named["protocol"],
+                 f" (departs in {', '.join(departures)})" if departures else "")
         extra: dict[str, float] = {"data/skipped_empty": float(cell.skipped_empty)}
         if translator is not None:
             texts, extra = _translate(c, translator, shots + evaluated)
             tracking.log_translations(shots + evaluated, texts, split_of, t["log_text"])
         read = (lambda docs: pipeline.with_texts(docs, texts)) if route["input"] != "source" else list
         result = pipeline.run(task, backend, read(shots), read(evaluated), split_of, chunk_size=c["chunk_size"],
-                              checkpoint=checkpoint)
+                              checkpoint=checkpoint, score_examples=split["evaluate"] == "all")
         result.metrics.update(extra)
         tracking.log_result(result, config_yaml=OmegaConf.to_yaml(cfg), dataset_name=ds["name"],
                             dataset_path=ds["path"], dataset_digest=digest, context=split["evaluate"],

@@ -14,8 +14,19 @@ from omegaconf import MISSING, OmegaConf
 
 
 class AnswerFormat(str, Enum):
-    template = "template"  # the study's `{Field: True,\n...}` answer, parsed per field up to a comma
+    template = "template"  # `Field: True,` one field a line (prompt.template_style lays it out)
     json = "json"  # one JSON object, field name -> true/false
+
+
+class Parser(str, Enum):
+    template = "template"  # strict: exactly True/False after `Field:`, up to a comma or brace; else missing
+    study = "study"  # the reference study's substring rule, its quirks included (parsing.parse_study)
+    json = "json"  # the first JSON object in the answer (prompt.format=json)
+
+
+class TemplateStyle(str, Enum):
+    braces = "braces"  # empty template `{A: ,\nB: }`, example answers `{A: True,\nB: False}`
+    study = "study"  # the reference study's: `{A: ,\nB: ,}` and `A: True,\nB: False, ` (no braces)
 
 
 class Mode(str, Enum):
@@ -44,7 +55,8 @@ class Selection(str, Enum):
 class Evaluate(str, Enum):
     test = "test"  # the held-out test split
     dev = "dev"
-    nonpool = "nonpool"  # every document that is not in the shot pool (the study's protocol)
+    nonpool = "nonpool"  # every document that is not in the shot pool
+    all = "all"  # every document, the examples included (the reference study scored its examples too)
 
 
 class RouteInput(str, Enum):
@@ -70,6 +82,10 @@ class FeatureConf:
 class FeaturesConf:
     name: str = MISSING
     entries: List[FeatureConf] = MISSING
+    # feature key -> {language: name}: how the empty template in the system turn
+    # spells a field where that differs from `names` (the reference study's
+    # template spelled one field differently from its examples and parser).
+    template_names: Dict[str, Dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,6 +93,9 @@ class ColumnsConf:
     id: str = "id"
     text: str = "text"
     reference: Optional[str] = None
+    # A boolean column marking the documents to use as examples (prompt.selection=fixed);
+    # marked documents always join the example pool.
+    is_example: Optional[str] = None
     # feature key -> column; a feature not listed here is read from the column named as its key
     labels: Dict[str, str] = field(default_factory=dict)
 
@@ -103,10 +122,12 @@ class SplitConf:
 class PromptConf:
     name: str = MISSING
     format: AnswerFormat = AnswerFormat.template
+    parser: Parser = Parser.template  # how a generated answer is read (json needs format=json)
+    template_style: TemplateStyle = TemplateStyle.braces  # format=template: how the answer is laid out
     mode: Mode = Mode.generate
     shots: int = 3  # k (fixed and tuned selections bring their own)
     selection: Selection = Selection.random
-    shot_ids: List[str] = field(default_factory=list)  # selection=fixed
+    shot_ids: List[str] = field(default_factory=list)  # selection=fixed (else dataset.columns.is_example)
     selection_file: Optional[str] = None  # selection=tuned: written by harness-tune
     # language -> text. `system` holds `{template}`, `lead_in` holds `{text}`.
     system: Dict[str, str] = MISSING

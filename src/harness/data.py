@@ -108,9 +108,11 @@ def load_documents(
     text_column: str,
     label_columns: Mapping[str, str],
     reference_column: Optional[str] = None,
+    example_column: Optional[str] = None,
     empty_text: str = "error",
 ) -> tuple[list[Document], int]:
-    """Read and validate every row. `label_columns` maps feature key -> column.
+    """Read and validate every row. `label_columns` maps feature key -> column;
+    `example_column`, if given, is a boolean column marking examples.
     An empty or whitespace-only transcript is an error, or with
     empty_text="skip" left out and counted. Returns (documents, skipped)."""
     path = Path(path)
@@ -124,6 +126,8 @@ def load_documents(
     needed = {"dataset.columns.id": id_column, "dataset.columns.text": text_column}
     if reference_column:
         needed["dataset.columns.reference"] = reference_column
+    if example_column:
+        needed["dataset.columns.is_example"] = example_column
     needed.update({f"dataset.columns.labels.{k}": c for k, c in label_columns.items()})
     for key, column in needed.items():
         if column not in columns:
@@ -153,8 +157,12 @@ def load_documents(
                 raise HarnessError(f"{where}, column {column!r}: label {row[column]!r} is not a boolean "
                                    "(expected true/false or 1/0)")
             labels[key] = value
+        is_example = _as_bool(row[example_column]) if example_column else False
+        if is_example is None:
+            raise HarnessError(f"{where}, column {example_column!r}: {row[example_column]!r} is not a boolean "
+                               "(expected true/false or 1/0)")
         reference = row[reference_column] if reference_column else None
-        documents.append(Document(id=doc_id, text=text, labels=labels,
+        documents.append(Document(id=doc_id, text=text, labels=labels, is_example=is_example,
                                   reference=reference if isinstance(reference, str) and reference.strip() else None))
     if not documents:
         raise HarnessError(f"{path}: every transcript is empty")

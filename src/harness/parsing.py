@@ -1,5 +1,11 @@
 """Turn a model's answer into one value per field: True, False or None
-(missing). Pure functions; a garbled answer gives None fields, never an error."""
+(missing). Pure functions; a garbled answer gives None fields, never an error.
+
+Three parsers, chosen by `prompt.parser`:
+- `template`: strict. A field is `Name:` followed by exactly True or False
+  up to the next comma or closing brace; anything else is missing.
+- `study`: the reference study's rule, its quirks included (see `parse_study`).
+- `json`: the first JSON object in the answer."""
 
 from __future__ import annotations
 
@@ -24,8 +30,25 @@ def _template_value(text: str, name: str) -> tuple[Optional[bool], bool]:
 
 
 def parse_template(text: str, names: Sequence[str]) -> list[Optional[bool]]:
-    """The reference study's parser: "True" -> True, "False" -> False, else None."""
+    """Strict: exactly "True" -> True, exactly "False" -> False, else None."""
     return [_template_value(text, n)[0] for n in names]
+
+
+def parse_study(text: str, names: Sequence[str]) -> list[Optional[bool]]:
+    """The reference study's rule, quirks included. A comma is appended to the
+    answer; a field's value is the text from the end of the first plain
+    substring match of its name (no colon needed) to the next comma, stripped:
+    True if it contains "True", else False if it contains "False", else None.
+    A name that does not occur at all is searched as position -1, so its value
+    is read from index len(name) - 1 onwards: it silently takes whatever the
+    text holds there (often the first field's value) and is not missing."""
+    text += ","
+    values: list[Optional[bool]] = []
+    for name in names:
+        start = text.find(name) + len(name)
+        value = text[start:text.find(",", start)].strip()  # find -1 slices to the appended comma
+        values.append(True if "True" in value else False if "False" in value else None)
+    return values
 
 
 def _first_json_object(text: str) -> Optional[dict]:
@@ -54,11 +77,15 @@ def parse_json(text: str, names: Sequence[str]) -> list[Optional[bool]]:
     return out
 
 
-def is_complete(text: str, names: Sequence[str], fmt: str) -> bool:
+def is_complete(text: str, names: Sequence[str], parser: str) -> bool:
     """True once the parse of `text` can no longer change as text is appended."""
-    if fmt == "json":
+    if parser == "json":
         return _first_json_object(text) is not None
+    if parser == "study":
+        # A name's first match cannot move once found (a match starting earlier
+        # would already be in the text), nor can the first comma after it.
+        return all((at := text.find(n)) >= 0 and text.find(",", at + len(n)) >= 0 for n in names)
     return all(_template_value(text, n)[1] for n in names)
 
 
-PARSERS = {"template": parse_template, "json": parse_json}
+PARSERS = {"template": parse_template, "study": parse_study, "json": parse_json}

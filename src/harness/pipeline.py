@@ -30,7 +30,11 @@ class Task:
     system: str  # system message, holds {template}
     lead_in: str  # user turn, holds {text}
     language: str = "en"  # language of the text the model reads
+    prompt_language: str = "en"  # language of the instructions and field names
     mode: str = "generate"  # or "score"
+    parser: str = "template"  # parsing.PARSERS key: "template", "study" or "json"
+    style: str = "braces"  # template layout (prompts._LAYOUTS): "braces" or "study"
+    template_names: tuple[str, ...] = ()  # the fields as the empty template spells them (default: names)
 
 
 @dataclass
@@ -58,15 +62,16 @@ def reference_texts(documents: Sequence[Document]) -> dict[str, str]:
 
 def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Document]) -> list[Request]:
     examples = [(s.text, [s.labels[k] for k in task.keys]) for s in shots]
-    complete = partial(parsing.is_complete, names=task.names, fmt=task.fmt)
-    template = score_template(task.names, task.fmt)
+    complete = partial(parsing.is_complete, names=task.names, parser=task.parser)
+    template = score_template(task.names, task.fmt, task.style)
     score = template if task.mode == "score" else None
     draft = partial(template_draft, spec=template)
-    regex = answer_regex(task.names, task.fmt)
+    regex = answer_regex(task.names, task.fmt, task.style)
     return [Request(doc_id=doc.id, text=doc.text, language=task.language, is_complete=complete, draft=draft,
                     score=score, answer_regex=regex,
                     messages=build_messages(system=task.system, lead_in=task.lead_in, names=task.names,
-                                            fmt=task.fmt, shots=examples, query=doc.text))
+                                            fmt=task.fmt, shots=examples, query=doc.text, style=task.style,
+                                            template_names=task.template_names))
             for doc in documents]
 
 
@@ -77,9 +82,9 @@ def to_prediction(task: Task, doc: Document, split: str, generation: Generation)
     elif generation.probs is not None:  # score mode: never missing
         values = [p > 0.5 for p in generation.probs]
         probs = dict(zip(task.keys, generation.probs))
-        text = filled_template(task.names, values, task.fmt)
+        text = filled_template(task.names, values, task.fmt, task.style)
     else:
-        values = parsing.PARSERS[task.fmt](generation.text, task.names)
+        values = parsing.PARSERS[task.parser](generation.text, task.names)
     return Prediction(doc_id=doc.id, split=split, raw_output=text, pred=dict(zip(task.keys, values)),
                       gold={k: doc.labels[k] for k in task.keys}, prob=probs)
 
@@ -101,15 +106,17 @@ def run(
     split_of: Mapping[str, str],
     chunk_size: int = 32,
     checkpoint: Optional[Path] = None,
+    score_examples: bool = False,
 ) -> RunResult:
     """Score `documents` with `shots` as examples. The backend is called in
     fixed chunks; with a checkpoint file each finished chunk is saved, and
-    chunks already there are read back instead of recomputed."""
+    chunks already there are read back instead of recomputed.
+    `score_examples` (split.evaluate=all) lets the examples be scored too."""
     if not documents:
         raise HarnessError("no documents to evaluate (check dataset.limit and the split fractions)")
     shot_ids = {s.id for s in shots}
     leaked = [d.id for d in documents if d.id in shot_ids]
-    if leaked:  # the split guarantees this; a violation is a bug, not a user error
+    if leaked and not score_examples:  # the split guarantees this; a violation is a bug, not a user error
         raise AssertionError(f"documents used as their own examples: {leaked}")
     requests = build_requests(task, shots, documents)
     if hasattr(backend, "reset_stats"):
@@ -156,13 +163,3 @@ def backend_metrics(backend: Backend, generations: Sequence[Generation]) -> dict
     if getattr(backend, "peak_gpu_mem_mb", 0.0):
         out["gpu/peak_mem_mb"] = backend.peak_gpu_mem_mb
     return out
-
-
-def protocol_name(fmt: str, mode: str, shots: int, selection: str, evaluate: str,
-                  max_new_tokens: Optional[int]) -> str:
-    """"reference" when a run follows the reference study's protocol exactly
-    (its prompt and parser, 3 random shots, greedy 512 tokens, scored on every
-    non-pool document), else "harness"."""
-    reference = (fmt == "template" and mode == "generate" and shots == 3 and selection == "random" and evaluate == "nonpool"
-                 and max_new_tokens in (None, 512))
-    return "reference" if reference else "harness"

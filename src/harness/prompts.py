@@ -11,34 +11,52 @@ from .errors import HarnessError
 from .records import ScoreSpec
 
 
-def empty_template(names: Sequence[str], fmt: str) -> str:
-    """The answer skeleton shown in the system message (the study's `{Field: ,\\n...}`)."""
+# How the template answer is laid out, per `prompt.template_style`: (opening,
+# text after the last field, closing) of the empty template in the system turn
+# and of a filled answer in the examples. Fields are `Name: value`, one a line,
+# joined by ",\n".
+#   braces: `{A: ,\nB: }` and `{A: True,\nB: False}`
+#   study:  `{A: ,\nB: ,}` and `A: True,\nB: False, ` (the reference study's)
+_LAYOUTS = {
+    "braces": {"empty": ("{", "", "}"), "filled": ("{", "", "}")},
+    "study": {"empty": ("{", ",", "}"), "filled": ("", ", ", "")},
+}
+
+
+def _lay_out(fields: Sequence[str], style: str, which: str) -> str:
+    opening, last, closing = _LAYOUTS[style][which]
+    return opening + ",\n".join(fields) + last + closing
+
+
+def empty_template(names: Sequence[str], fmt: str, style: str = "braces") -> str:
+    """The answer skeleton shown in the system message."""
     if fmt == "json":
         return json.dumps({n: None for n in names}, ensure_ascii=False)
-    return "{" + ",\n".join(f"{n}: " for n in names) + "}"
+    return _lay_out([f"{n}: " for n in names], style, "empty")
 
 
-def filled_template(names: Sequence[str], values: Sequence[bool], fmt: str) -> str:
+def filled_template(names: Sequence[str], values: Sequence[bool], fmt: str, style: str = "braces") -> str:
     """A correct answer, as the examples' assistant turns show it."""
     if fmt == "json":
         return json.dumps(dict(zip(names, values)), ensure_ascii=False)
-    return "{" + ",\n".join(f"{n}: {v}" for n, v in zip(names, values)) + "}"
+    return _lay_out([f"{n}: {v}" for n, v in zip(names, values)], style, "filled")
 
 
-def answer_regex(names: Sequence[str], fmt: str) -> str:
+def answer_regex(names: Sequence[str], fmt: str, style: str = "braces") -> str:
     """A regular expression matching exactly the well-formed answers."""
     if fmt == "json":
         items = [re.escape(json.dumps(n, ensure_ascii=False)) + r": (true|false)" for n in names]
         return r"\{" + ", ".join(items) + r"\}"
-    return r"\{" + r",\n".join(re.escape(n) + r": (True|False)" for n in names) + r"\}"
+    opening, last, closing = (re.escape(part) for part in _LAYOUTS[style]["filled"])
+    return opening + r",\n".join(re.escape(n) + r": (True|False)" for n in names) + last + closing
 
 
-def score_template(names: Sequence[str], fmt: str) -> ScoreSpec:
+def score_template(names: Sequence[str], fmt: str, style: str = "braces") -> ScoreSpec:
     """The answer as score mode feeds it: the false word at every field (the
     majority answer, so later fields see the likeliest context), with the
     character span of each value."""
     true_word, false_word = ("true", "false") if fmt == "json" else ("True", "False")
-    text = filled_template(names, [False] * len(names), fmt)
+    text = filled_template(names, [False] * len(names), fmt, style)
     spans, at = [], 0
     for name in names:
         at = text.index(false_word, text.index(json.dumps(name, ensure_ascii=False) if fmt == "json" else name, at))
@@ -84,13 +102,18 @@ def build_messages(
     fmt: str,
     shots: Sequence[tuple[str, Sequence[bool]]],
     query: str,
+    style: str = "braces",
+    template_names: Optional[Sequence[str]] = None,
 ) -> tuple[dict[str, str], ...]:
     """System rules + empty template, then each example as a user/assistant
-    pair, then the query: the study's layout. `shots` are (text, labels)."""
-    messages = [{"role": "system", "content": system.replace("{template}", empty_template(names, fmt))}]
+    pair, then the query: the study's layout. `shots` are (text, labels).
+    `template_names` spell the fields in the empty template where that
+    differs from `names` (the answers' spelling)."""
+    skeleton = empty_template(template_names or names, fmt, style)
+    messages = [{"role": "system", "content": system.replace("{template}", skeleton)}]
     for text, labels in shots:
         messages.append({"role": "user", "content": lead_in.replace("{text}", text)})
-        messages.append({"role": "assistant", "content": filled_template(names, labels, fmt)})
+        messages.append({"role": "assistant", "content": filled_template(names, labels, fmt, style)})
     messages.append({"role": "user", "content": lead_in.replace("{text}", query)})
     return tuple(messages)
 

@@ -12,6 +12,7 @@ class Document:
     text: str
     labels: Mapping[str, bool]
     reference: Optional[str] = None  # reference English translation, if the dataset has one
+    is_example: bool = False  # marked as an example by the dataset (dataset.columns.is_example)
 
 
 @dataclass(frozen=True)

@@ -9,20 +9,28 @@ from .errors import HarnessError
 from .records import Document
 
 
-def split_ids(ids: Sequence[str], *, pool: float, dev: float, seed: int) -> dict[str, str]:
+def split_ids(ids: Sequence[str], *, pool: float, dev: float, seed: int,
+              examples: Sequence[str] = ()) -> dict[str, str]:
     """Assign every id to "pool", "dev" or "test". The assignment depends only
-    on the set of ids and the seed, not on the order of the file."""
+    on the set of ids and the seed, not on the order of the file. `examples`
+    (ids a dataset marks as examples) always go to the pool, and count
+    towards its size."""
     if not (0 <= pool and 0 <= dev and pool + dev < 1):
         raise HarnessError(f"split.pool={pool} and split.dev={dev} must be >= 0 and leave room for a test split")
-    order = sorted(ids)
+    marked = set(examples)
+    order = sorted(set(ids) - marked)
     random.Random(seed).shuffle(order)
-    n_pool, n_dev = round(pool * len(order)), round(dev * len(order))
-    return {doc_id: ("pool" if i < n_pool else "dev" if i < n_pool + n_dev else "test")
-            for i, doc_id in enumerate(order)}
+    n_pool = max(0, round(pool * len(ids)) - len(marked))
+    n_dev = round(dev * len(ids))
+    return {**{doc_id: ("pool" if i < n_pool else "dev" if i < n_pool + n_dev else "test")
+               for i, doc_id in enumerate(order)}, **{doc_id: "pool" for doc_id in marked}}
 
 
 def evaluated_split(documents: Sequence[Document], assignment: dict[str, str], evaluate: str) -> list[Document]:
-    """The documents a run scores: one split, or every non-pool document."""
+    """The documents a run scores: one split, every non-pool document, or all
+    of them (the examples too)."""
+    if evaluate == "all":
+        return list(documents)
     wanted = {"dev", "test"} if evaluate == "nonpool" else {evaluate}
     return [d for d in documents if assignment[d.id] in wanted]
 

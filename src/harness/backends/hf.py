@@ -7,9 +7,10 @@ batch: a batch row is `shared prefix | padding | the document's own tokens`
 
 Two ways to answer:
 - generate: greedy decoding that checks drafts of the answer template
-  several tokens a step (see `_decode`: exactly greedy decoding's output); a
-  sequence stops as soon as its answer can no longer change (the request's
-  `is_complete`), the batch when all have;
+  several tokens a step (see `_decode`: exactly greedy decoding's output,
+  with the model's generation config applied as `generate()` applies it,
+  see `processors`); a sequence stops as soon as its answer can no longer
+  change (the request's `is_complete`), the batch when all have;
 - score: one forward pass over the document and the answer template with a
   placeholder value per field; at each field the model's next-token logits
   for the true and false words give P(true)."""
@@ -31,6 +32,7 @@ from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
 from ..records import Generation, Request, ScoreSpec
 from .layout import batch_inputs, common_prefix, static_cache, suffix_positions, widen
+from .processors import greedy_processors
 
 
 # Room for the answer in a decoding cache (its tokens and the slots of
@@ -51,6 +53,8 @@ def default_dtype(device: torch.device) -> str:
 
 
 class TransformersBackend:
+    applies_generation_config = True  # greedy decoding as pipeline(..., do_sample=False) runs it
+
     def __init__(
         self,
         path: str,
@@ -110,6 +114,7 @@ class TransformersBackend:
         self.draft_tokens = draft_tokens
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        self.process = greedy_processors(self.model.generation_config, sorted(self.eos_ids), path, self.device)
         self._prefix: tuple[tuple[int, ...], object] | None = None  # (token ids, their key/value cache)
         self.reset_stats()
         self._warm_up()
@@ -270,27 +275,43 @@ class TransformersBackend:
     def _prefill(self, rows, n_prefix: int, prefix_cache):
         """Decoding's first pass: every row reads its prompt. Returns the
         batch's mask, a static cache of all its keys and values with
-        room for the answers, and each row's first token. Rows are read
+        room for the answers, and the logits for each row's first token. Rows are read
         `prefill_batch_size` at a time, each group padded only to its own
-        longest row, then laid side by side at the batch's width."""
+        longest row, then laid side by side at the batch's width. Returns the
+        logits for each row's first answer token, not yet chosen."""
         ids, mask = batch_inputs(rows, n_prefix, self.tokenizer.pad_token_id, self.device)
         width, size = ids.shape[1], self.prefill_batch_size
         if len(rows) <= size:  # one pass, straight into the decoding cache
             cache = self._batch_cache(prefix_cache, len(rows), width + ANSWER_ROOM)
-            logits = self._read(ids, mask, n_prefix, cache, 1).logits
-            return mask, cache, logits[:, -1].argmax(-1).tolist()
+            return mask, cache, self._read(ids, mask, n_prefix, cache, 1).logits
         first, groups = [], []
         for start in range(0, len(rows), size):
             group = rows[start:start + size]
             group_ids, group_mask = batch_inputs(group, n_prefix, self.tokenizer.pad_token_id, self.device)
             result = self._read(group_ids, group_mask, n_prefix, self._batch_cache(prefix_cache, len(group_ids)), 1)
-            first += result.logits[:, -1].argmax(-1).tolist()
+            first.append(result.logits)
             gap = width - group_ids.shape[1]  # padding to add between prefix and suffix
             groups.append([(widen(l.keys, n_prefix, gap), widen(l.values, n_prefix, gap))
                            for l in result.cache.layers])
         layers = [tuple(torch.cat(t) for t in zip(*layer)) for layer in zip(*groups)]  # per layer: keys, values
         del groups
-        return mask, static_cache(self.model.config, width + ANSWER_ROOM, layers), first
+        return mask, static_cache(self.model.config, width + ANSWER_ROOM, layers), torch.cat(first)
+
+    def _choose(self, logits, prompts, answers, drafts) -> torch.Tensor:
+        """Greedy choices (rows, positions): the argmax of the logits after the
+        generation config's processors, where the model has any. Row r's
+        position j follows its prompt, its answer so far and its first j
+        drafts; a row whose answer is None is done and left as it is."""
+        if self.process is None:
+            return logits.argmax(-1)
+        scores = logits.float()  # as generate() processes them
+        for r, (prompt, answer, draft) in enumerate(zip(prompts, answers, drafts)):
+            if answer is not None:
+                ids = torch.tensor([*prompt, *answer, *draft], device=self.device)
+                for j in range(len(prompt) + len(answer), len(ids) + 1):
+                    at = j - len(prompt) - len(answer)
+                    scores[r, at:at + 1] = self.process(ids[:j], len(prompt), scores[r, at:at + 1])
+        return scores.argmax(-1)
 
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:
         """The tokens the answer would continue with if it keeps to its template."""
@@ -313,8 +334,8 @@ class TransformersBackend:
         done = [False] * rows
         self._sync()
         t0 = time.perf_counter()
-        mask, cache, first_tokens = self._prefill(token_rows, n_prefix, prefix_cache)
-        taken = [[t] for t in first_tokens]
+        mask, cache, logits = self._prefill(token_rows, n_prefix, prefix_cache)
+        taken = self._choose(logits, token_rows, out, out).tolist()  # out: rows of [], no answer or drafts yet
         self._sync()
         first = time.perf_counter()
         lengths = mask.sum(-1)  # each row's tokens so far: the next token's position
@@ -344,8 +365,9 @@ class TransformersBackend:
             drafted = torch.tensor([len(d) for d in drafts], device=self.device)
             slot = torch.arange(k + 1, device=self.device)
             mask = torch.cat([mask, (live[:, None] & (slot <= drafted[:, None])).long()], dim=1)
-            choice = self.model(input_ids=inputs, attention_mask=mask, position_ids=lengths[:, None] + slot,
-                                cache=cache, use_cache=True).logits.argmax(-1)
+            logits = self.model(input_ids=inputs, attention_mask=mask, position_ids=lengths[:, None] + slot,
+                                cache=cache, use_cache=True).logits
+            choice = self._choose(logits, token_rows, [None if d else o for d, o in zip(done, out)], drafts)
             # How many of its drafts each row's own choices confirm, in order; plus its next choice.
             confirmed = (choice[:, :k] == inputs[:, 1:]).long().cumprod(-1).sum(-1)
             n = torch.minimum(confirmed, drafted) + 1
