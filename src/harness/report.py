@@ -26,8 +26,9 @@ log = logging.getLogger("harness.report")
 
 # What makes two runs comparable: equal on all of these but the one compared.
 SETTING = ("model", "route", "prompt", "mode", "shots", "selection", "dataset", "dataset_digest", "seed",
-           "split.seed", "split.evaluate", "route.prompt_language", "dataset.limit")
-DESCRIBE = ("model", "route", "shots", "selection", "mode", "prompt", "dataset")  # headline columns
+           "split.seed", "split.evaluate", "route.prompt_language", "dataset.limit", "prompt.parser",
+           "prompt.template_style")
+DESCRIBE = ("model", "route", "shots", "selection", "mode", "prompt", "dataset", "protocol")  # headline columns
 ROUTE_ORDER = {"native": 0, "translate": 1, "reference": 2}  # A is the earlier route in a comparison
 
 
