@@ -46,7 +46,7 @@ from harness import parsing, pipeline  # noqa: E402
 from harness.backends import load_backend  # noqa: E402
 from harness.backends.hf import default_dtype  # noqa: E402
 from harness.backends.layout import common_prefix  # noqa: E402
-from harness.cell import prepare  # noqa: E402
+from harness.cell import prepare, route_of  # noqa: E402
 from harness.config import register  # noqa: E402
 
 
@@ -145,15 +145,17 @@ def agreement(a: list[list], b: list[list]) -> tuple[float, int]:
     return same / sum(len(r) for r in a), sum(ra != rb for ra, rb in zip(a, b))
 
 
-def ablations(backend, spec: dict, task, shots, docs, split_of) -> None:
+def ablations(backend, spec: dict, cell, route) -> None:
     """Generate mode with each of the backend's decoding choices undone, one at
     a time, and score mode with its prompts read in other groups (pairs, or
     the whole batch where pairs are the default), against the defaults, on
     the same documents in this process."""
+    task, docs = cell.task, cell.evaluated
+
     def timed(b, t=task):
         b.forget()
         start = time.perf_counter()
-        result = pipeline.run(t, b, shots, docs, split_of)
+        result = pipeline.run_cell(replace(cell, task=t), b, route)
         return len(docs) / (time.perf_counter() - start), [[p.pred[k] for k in t.keys] for p in result.predictions]
 
     base, base_pred = timed(backend)
@@ -194,11 +196,9 @@ def bench_route(route: str, args, peak: float) -> dict:
                  f"model.backend.dtype={args.dtype}"]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         c = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True, enum_to_str=True)
-    cell = prepare(c)
-    shots, docs = cell.shots, cell.evaluated
-    if route == "reference":
-        texts = pipeline.reference_texts(shots + docs)
-        shots, docs = pipeline.with_texts(shots, texts), pipeline.with_texts(docs, texts)
+    cell, reader = prepare(c), route_of(c)
+    read = reader.read(cell.shots + cell.evaluated, cell.language).documents  # as the model reads them
+    shots, docs = read[:len(cell.shots)], read[len(cell.shots):]
     backend = load_backend(c["model"]["backend"])
     if args.batch_size:
         backend.batch_size = args.batch_size
@@ -212,8 +212,8 @@ def bench_route(route: str, args, peak: float) -> dict:
 
     # Warm-up, untimed: one short generation each way, one scoring pass.
     study_way(backend, requests[:1], 1)
-    pipeline.run(generate_task, backend, shots, docs[:1], cell.split_of)
-    pipeline.run(score_task, backend, shots, docs[:1], cell.split_of)
+    for task in (generate_task, score_task):
+        pipeline.run_cell(replace(cell, task=task, evaluated=cell.evaluated[:1]), backend, reader)
 
     results = {}
     with PeakMemory() as mem:
@@ -226,7 +226,7 @@ def bench_route(route: str, args, peak: float) -> dict:
         backend.forget()  # no head start from the warm-up: prefix and tokenizing are inside the timing
         with PeakMemory() as mem:
             start = time.perf_counter()
-            result = pipeline.run(task, backend, shots, docs, cell.split_of)
+            result = pipeline.run_cell(replace(cell, task=task), backend, reader)
             elapsed = time.perf_counter() - start
         tokens = backend.stats["prefix_tokens"] + backend.stats["prompt_tokens"] + backend.stats["gen_tokens"]
         results[name] = dict(s=elapsed, mem=mem, tokens=tokens,
@@ -258,7 +258,7 @@ def bench_route(route: str, args, peak: float) -> dict:
           f"= {results['a']['s'] / least:.1f}x the study's pipeline; with the prefix free (a long run) "
           f"{results['a']['s'] / without_prefix:.1f}x. Score mode runs at {least / results['c']['s']:.0%} of it.")
     if args.ablations:
-        ablations(backend, c["model"]["backend"], generate_task, shots, docs, cell.split_of)
+        ablations(backend, c["model"]["backend"], cell, reader)
     return {"b/a": speed["b"] / speed["a"], "c/a": speed["c"] / speed["a"], "a-b documents differ": ab_docs}
 
 

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from harness import pipeline
 from harness.backends import hf
 from harness.backends.hf import TransformersBackend
-from harness.cell import prepare
+from harness.cell import prepare, route_of
 from harness.config import register
 
 pytestmark = pytest.mark.slow
@@ -30,9 +30,8 @@ def cell():
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         c = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True)
     cell = prepare(c)
-    texts = pipeline.reference_texts(cell.shots + cell.evaluated)
-    return replace(cell, shots=pipeline.with_texts(cell.shots, texts),
-                   evaluated=pipeline.with_texts(cell.evaluated, texts))
+    read = route_of(c).read(cell.shots + cell.evaluated, cell.language).documents
+    return replace(cell, shots=read[:len(cell.shots)], evaluated=read[len(cell.shots):])
 
 
 def _backend(device: str) -> TransformersBackend:

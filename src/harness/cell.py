@@ -4,25 +4,15 @@ and the examples. Shared by `harness`, `harness-tune` and the benchmark."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import data, protocol, splits
+from .config import PromptLanguage
 from .errors import HarnessError
-from .pipeline import Task
 from .prompts import pick_language
-from .records import Document
-
-
-@dataclass(frozen=True)
-class Cell:
-    task: Task
-    documents: list[Document]  # every document of the dataset
-    split_of: dict[str, str]  # id -> "pool" | "dev" | "test"
-    evaluated: list[Document]  # what the run scores
-    shots: list[Document]  # the examples, from the pool
-    skipped_empty: int = 0  # rows left out for an empty transcript (dataset.empty_text=skip)
+from .records import Cell, Document, Task
+from .routes import Route, Translator, build_route, route_class
 
 
 def _feature_names(entries: list[dict], language: str) -> list[str]:
@@ -48,8 +38,8 @@ def task_of(c: dict[str, Any]) -> Task:
     if (prompt["parser"] == "json") != (prompt["format"] == "json"):
         raise HarnessError(f"prompt.parser={prompt['parser']} cannot read prompt.format={prompt['format']} answers "
                            "(json answers need parser json; template answers need template or study)")
-    read_language = c["dataset"]["language"] if route["input"] == "source" else "en"
-    prompt_language = read_language if route["prompt_language"] == "source" else "en"
+    read_language = c["dataset"]["language"] if route_class(route["_target_"]).reads_source else "en"
+    prompt_language = read_language if PromptLanguage(route["prompt_language"]) is PromptLanguage.source else "en"
     names = _feature_names(entries, prompt_language)
     return Task(
         keys=tuple(f["key"] for f in entries), names=tuple(names),
@@ -94,19 +84,37 @@ def prepare(c: dict[str, Any]) -> Cell:
     task = task_of(c)
     ds, route, split, prompt = c["dataset"], c["route"], c["split"], c["prompt"]
     columns = ds["columns"]
-    if route["input"] == "reference" and not columns["reference"]:
+    if route_class(route["_target_"]).needs_reference and not columns["reference"]:
         raise HarnessError(f"route={route['name']} needs dataset.columns.reference (dataset={ds['name']} has none)")
     documents, skipped = data.load_documents(
         ds["path"], id_column=columns["id"], text_column=columns["text"], reference_column=columns["reference"],
         label_columns=data.label_columns_for(task.keys, columns["labels"]), example_column=columns["is_example"],
         empty_text=ds["empty_text"],
     )
+    if route_class(route["_target_"]).needs_reference:
+        lacking = [d.id for d in documents if d.reference is None]
+        if lacking:
+            raise HarnessError(f"route={route['name']}: document {lacking[0]} has no reference translation in "
+                               f"{ds['path']} ({len(lacking)} documents lack one; dataset.columns.reference)")
     split_of = splits.split_ids([d.id for d in documents], pool=split["pool"], dev=split["dev"], seed=split["seed"],
                                 examples=[d.id for d in documents if d.is_example])
     evaluated = splits.evaluated_split(documents, split_of, split["evaluate"])[: ds["limit"]]
     shots = select_shots(documents, split_of, prompt, task.keys, c["seed"])
     return Cell(task=task, documents=documents, split_of=split_of, evaluated=evaluated, shots=shots,
-                skipped_empty=skipped)
+                language=ds["language"], scores_examples=split["evaluate"] == "all", skipped_empty=skipped)
+
+
+def uses_translator(c: dict[str, Any]) -> bool:
+    """Whether the cell's route translates (else the translator group is not part of the cell)."""
+    return route_class(c["route"]["_target_"]).needs_translator
+
+
+def route_of(c: dict[str, Any]) -> Route:
+    """The cell's route, built (a translating route loads its translator)."""
+    tr = c.get("translator")
+    translator = Translator(name=tr["model"]["name"], backend=tr["model"]["backend"], system=tr["system"],
+                            language_names=tr["language_names"], cache=tr["cache"]) if uses_translator(c) else None
+    return build_route(c["route"]["_target_"], translator)
 
 
 def protocol_settings(c: dict[str, Any], task: Task, shots: int, generation_config: bool) -> protocol.Settings:
@@ -118,4 +126,4 @@ def protocol_settings(c: dict[str, Any], task: Task, shots: int, generation_conf
         prompt_language=task.prompt_language, mode=task.mode, generation_config=generation_config,
         max_new_tokens=c["model"]["backend"].get("max_new_tokens"), evaluate=c["split"]["evaluate"],
         limit=c["dataset"]["limit"], selection=c["prompt"]["selection"], shots=shots,
-        translated=c["route"]["input"] == "translation")
+        translated=uses_translator(c))

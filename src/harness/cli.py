@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -23,47 +24,50 @@ CONF_DIR = str(PROJECT_ROOT / "conf")
 register()
 
 
-def _translate(c: dict[str, Any], translator, documents: list) -> tuple[dict[str, str], dict[str, float]]:
-    """English for `documents` through the shared cache, and the metrics of doing so."""
-    from . import translation
-
-    tr, language = c["translator"], c["dataset"]["language"]
-    system = tr["system"].replace("{language}", tr["language_names"].get(language, language))
-    cache = translation.open_cache(tr["cache"])
+@contextmanager
+def downloads(allowed: bool) -> Iterator[None]:
+    """Hugging Face may download missing models for this cell only
+    (allow_downloads=true); the process is offline again afterwards, so the
+    next cell of a sweep is not."""
+    names = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+    saved = {name: os.environ.get(name) for name in names}
+    if allowed:
+        os.environ.update({name: "0" for name in names})
     try:
-        done = translation.translate(
-            documents, translator, cache, translator=getattr(translator, "identity", tr["model"]["name"]),
-            system=system, decoding={"greedy": True, "max_new_tokens": tr["model"]["backend"].get("max_new_tokens")},
-            language=language)
+        yield
     finally:
-        cache.close()
-    return done.texts, translation.run_metrics(done, documents)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run_config(cfg: DictConfig) -> float:
     """Run one grid cell; returns its objective, the median macro-F1."""
-    if cfg.allow_downloads:  # said explicitly in the config; must precede the Hugging Face imports
-        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-            os.environ[name] = "0"
+    with downloads(cfg.allow_downloads):  # said explicitly in the config, for this cell only
+        return _run_config(cfg)
+
+
+def _run_config(cfg: DictConfig) -> float:
+    """Resume, naming and tracking around `pipeline.run_cell`."""
     from transformers import set_seed
 
     from . import data, pipeline, protocol, tracking
     from .backends import load_backend
-    from .cell import prepare, protocol_settings
+    from .cell import prepare, protocol_settings, route_of, uses_translator
 
     c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # plain values from here on
     model, route, prompt, ds, split = c["model"], c["route"], c["prompt"], c["dataset"], c["split"]
     c.pop("tune", None)
-    if route["input"] != "translation":
+    if not uses_translator(c):
         c.pop("translator")  # not part of this cell: keeps it out of the params and the config hash
     set_seed(c["seed"])
 
     # Everything that can fail on bad input fails here, before a run exists.
     cell = prepare(c)
     task, split_of, evaluated, shots = cell.task, cell.split_of, cell.evaluated, cell.shots
-    if route["input"] == "reference":
-        texts = pipeline.reference_texts(shots + evaluated)
-    translator = load_backend(c["translator"]["model"]["backend"]) if route["input"] == "translation" else None
+    reader = route_of(c)
     backend = load_backend(model["backend"])
 
     t = c["tracking"]
@@ -106,14 +110,10 @@ def run_config(cfg: DictConfig) -> float:
         log.info("run %s: %s on %d %s documents of %s; protocol %s%s", run_id, model["name"], len(evaluated),
                  split["evaluate"], ds["name"], named["protocol"],
                  f" (departs in {', '.join(departures)})" if departures else "")
-        extra: dict[str, float] = {"data/skipped_empty": float(cell.skipped_empty)}
-        if translator is not None:
-            texts, extra = _translate(c, translator, shots + evaluated)
-            tracking.log_translations(shots + evaluated, texts, split_of, t["log_text"])
-        read = (lambda docs: pipeline.with_texts(docs, texts)) if route["input"] != "source" else list
-        result = pipeline.run(task, backend, read(shots), read(evaluated), split_of, chunk_size=c["chunk_size"],
-                              checkpoint=checkpoint, score_examples=split["evaluate"] == "all")
-        result.metrics.update(extra)
+        result = pipeline.run_cell(cell, backend, reader, chunk_size=c["chunk_size"], checkpoint=checkpoint)
+        result.metrics["data/skipped_empty"] = float(cell.skipped_empty)
+        if result.translations is not None:
+            tracking.log_translations(shots + evaluated, result.translations, split_of, t["log_text"])
         tracking.log_result(result, config_yaml=OmegaConf.to_yaml(cfg), dataset_name=ds["name"],
                             dataset_path=ds["path"], dataset_digest=digest, context=split["evaluate"],
                             log_text=t["log_text"])

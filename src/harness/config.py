@@ -59,10 +59,9 @@ class Evaluate(str, Enum):
     all = "all"  # every document, the examples included (the reference study scored its examples too)
 
 
-class RouteInput(str, Enum):
-    source = "source"  # the dataset's own text, in its own language
-    reference = "reference"  # the dataset's reference English translation
-    translation = "translation"  # the translator's English translation of the source
+class Objective(str, Enum):
+    macro_f1 = "macro_f1"  # median over features on dev
+    mcc = "mcc"
 
 
 class PromptLanguage(str, Enum):
@@ -137,7 +136,7 @@ class PromptConf:
 @dataclass
 class RouteConf:
     name: str = MISSING
-    input: RouteInput = RouteInput.source
+    _target_: str = MISSING  # the route class (harness.routes.Route): what text the model reads
     prompt_language: PromptLanguage = PromptLanguage.source
 
 
@@ -177,7 +176,7 @@ class TuneConf:
     study: str = MISSING  # Optuna study name; rerunning it resumes
     n_trials: int = 20  # trials in the study, all workers together
     timeout: Optional[float] = None  # seconds for this worker
-    objective: str = "macro_f1"  # median over features on dev: macro_f1 or mcc
+    objective: Objective = Objective.macro_f1  # median over features on dev
     k_range: Optional[List[int]] = None  # [min, max]: search k too; null: k = prompt.shots
     chunk_size: int = 16  # dev documents per pruning step
     dev_limit: Optional[int] = None  # score trials on the first N dev documents

@@ -38,9 +38,10 @@ def _hub_snapshot(repo_id: str, revision: Optional[str]) -> Path:
         # Downloads only where the config said allow_downloads=true (which clears HF_HUB_OFFLINE).
         offline = os.environ.get("HF_HUB_OFFLINE", "1") != "0"
         return Path(snapshot_download(repo_id, revision=revision, local_files_only=offline))
-    except Exception:
+    except Exception as e:
+        where = ("downloads are off" if offline else f"it could not be downloaded ({type(e).__name__})")
         raise HarnessError(
-            f"model {repo_id!r} is not in the local Hugging Face cache and downloads are off; "
+            f"model {repo_id!r} is not in the local Hugging Face cache and {where}; "
             f"put it there (huggingface-cli download {repo_id}) or point the config's backend path at a local "
             "folder (model.backend.path, or translator.model.backend.path for the translator)"
         ) from None

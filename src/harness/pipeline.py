@@ -1,63 +1,25 @@
-"""One grid cell: build prompts, call the backend, parse, score. Returns a
-RunResult; knows nothing of Hydra or MLflow."""
+"""One grid cell: the route reads the documents, then build prompts, call the
+backend, parse, score. `run_cell` is the one way through a cell for
+`harness`, `harness-tune` and the benchmark; it returns a RunResult and knows
+nothing of Hydra or MLflow."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 from . import checkpoint as checkpoint_store
 from . import metrics, parsing
 from .backends import Backend
 from .errors import HarnessError
 from .prompts import answer_regex, build_messages, filled_template, score_template, template_draft
-from .records import Document, Generation, Prediction, Request
+from .records import Cell, Document, Generation, Prediction, Request, RunResult, Task
+from .routes import Route
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Task:
-    """What to extract and how to ask, as plain values."""
-
-    keys: tuple[str, ...]  # feature keys, in template order
-    names: tuple[str, ...]  # the same features' names in the prompt language
-    fmt: str  # answer format: "template" or "json"
-    system: str  # system message, holds {template}
-    lead_in: str  # user turn, holds {text}
-    language: str = "en"  # language of the text the model reads
-    prompt_language: str = "en"  # language of the instructions and field names
-    mode: str = "generate"  # or "score"
-    parser: str = "template"  # parsing.PARSERS key: "template", "study" or "json"
-    style: str = "braces"  # template layout (prompts._LAYOUTS): "braces" or "study"
-    template_names: tuple[str, ...] = ()  # the fields as the empty template spells them (default: names)
-
-
-@dataclass
-class RunResult:
-    predictions: list[Prediction]
-    per_feature: dict[str, dict[str, float]]
-    metrics: dict[str, float]
-    shot_ids: list[str]
-    example_prompt: str = ""
-    example_texts: list[str] = field(default_factory=list)  # the transcripts inside example_prompt
-
-
-def with_texts(documents: Sequence[Document], texts: Mapping[str, str]) -> list[Document]:
-    """The documents as the model reads them (a translation, a reference)."""
-    return [replace(d, text=texts[d.id]) for d in documents]
-
-
-def reference_texts(documents: Sequence[Document]) -> dict[str, str]:
-    missing = [d.id for d in documents if d.reference is None]
-    if missing:
-        raise HarnessError(f"route=reference: document {missing[0]} has no reference translation "
-                           f"({len(missing)} documents lack one; set dataset.columns.reference)")
-    return {d.id: d.reference for d in documents}
 
 
 def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Document]) -> list[Request]:
@@ -98,6 +60,26 @@ def render_prompt(backend: Backend, request: Request) -> str:
     return "\n\n".join(f"<{m['role']}>\n{m['content']}" for m in request.messages)
 
 
+def run_cell(
+    cell: Cell,
+    backend: Backend,
+    route: Route,
+    *,
+    chunk_size: int = 32,
+    checkpoint: Optional[Path] = None,
+    on_chunk: Optional[Callable[[list[Prediction]], None]] = None,
+) -> RunResult:
+    """One grid cell: the route reads the examples and the evaluated
+    documents, then `run` scores them. The result carries what the route did."""
+    reading = route.read(cell.shots + cell.evaluated, cell.language)
+    shots, documents = reading.documents[:len(cell.shots)], reading.documents[len(cell.shots):]
+    result = run(cell.task, backend, shots, documents, cell.split_of, chunk_size=chunk_size, checkpoint=checkpoint,
+                 score_examples=cell.scores_examples, on_chunk=on_chunk)
+    result.metrics.update(reading.metrics)
+    result.translations = reading.translations
+    return result
+
+
 def run(
     task: Task,
     backend: Backend,
@@ -107,11 +89,14 @@ def run(
     chunk_size: int = 32,
     checkpoint: Optional[Path] = None,
     score_examples: bool = False,
+    on_chunk: Optional[Callable[[list[Prediction]], None]] = None,
 ) -> RunResult:
-    """Score `documents` with `shots` as examples. The backend is called in
-    fixed chunks; with a checkpoint file each finished chunk is saved, and
-    chunks already there are read back instead of recomputed.
-    `score_examples` (split.evaluate=all) lets the examples be scored too."""
+    """Score `documents`, as the model reads them, with `shots` as examples.
+    The backend is called in fixed chunks; with a checkpoint file each
+    finished chunk is saved, and chunks already there are read back instead
+    of recomputed. `on_chunk` sees the predictions so far after each chunk
+    (tuning reports them and may stop the run there). `score_examples`
+    (split.evaluate=all) lets the examples be scored too."""
     if not documents:
         raise HarnessError("no documents to evaluate (check dataset.limit and the split fractions)")
     shot_ids = {s.id for s in shots}
@@ -137,6 +122,8 @@ def run(
         checkpoint_store.append(checkpoint, done)
         generations += done
         log.info("%d/%d documents, %.1f s", len(generations), len(requests), time.perf_counter() - t0)
+        if on_chunk is not None:
+            on_chunk([to_prediction(task, d, split_of[d.id], g) for d, g in zip(documents, generations)])
     predictions = [to_prediction(task, d, split_of[d.id], g) for d, g in zip(documents, generations)]
     per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions], task.keys,
                                 [p.prob for p in predictions] if task.mode == "score" and predictions[0].prob else None)

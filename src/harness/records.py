@@ -1,4 +1,6 @@
-"""The values that flow through a run: document -> request -> generation -> prediction."""
+"""The values that flow through a run: document -> request -> generation ->
+prediction, and the cell and result around them. Every module below the
+entry points takes its types from here."""
 
 from __future__ import annotations
 
@@ -63,3 +65,45 @@ class Prediction:
     pred: Mapping[str, Optional[bool]]  # None = missing (unparseable)
     gold: Mapping[str, bool]
     prob: Optional[Mapping[str, float]] = None  # score mode: P(true) per feature
+
+
+@dataclass(frozen=True)
+class Task:
+    """What to extract and how to ask, as plain values."""
+
+    keys: tuple[str, ...]  # feature keys, in template order
+    names: tuple[str, ...]  # the same features' names in the prompt language
+    fmt: str  # answer format: "template" or "json"
+    system: str  # system message, holds {template}
+    lead_in: str  # user turn, holds {text}
+    language: str = "en"  # language of the text the model reads
+    prompt_language: str = "en"  # language of the instructions and field names
+    mode: str = "generate"  # or "score"
+    parser: str = "template"  # parsing.PARSERS key: "template", "study" or "json"
+    style: str = "braces"  # template layout (prompts._LAYOUTS): "braces" or "study"
+    template_names: tuple[str, ...] = ()  # the fields as the empty template spells them (default: names)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One grid cell's task and documents, before any model reads them."""
+
+    task: Task
+    documents: list[Document]  # every document of the dataset
+    split_of: dict[str, str]  # id -> "pool" | "dev" | "test"
+    evaluated: list[Document]  # what the run scores
+    shots: list[Document]  # the examples, from the pool
+    language: str = "en"  # the dataset's language (a translating route reads from it)
+    scores_examples: bool = False  # split.evaluate=all: the examples are scored too
+    skipped_empty: int = 0  # rows left out for an empty transcript (dataset.empty_text=skip)
+
+
+@dataclass
+class RunResult:
+    predictions: list[Prediction]
+    per_feature: dict[str, dict[str, float]]
+    metrics: dict[str, float]
+    shot_ids: list[str]
+    example_prompt: str = ""
+    example_texts: list[str] = field(default_factory=list)  # the transcripts inside example_prompt
+    translations: Optional[dict[str, str]] = None  # id -> translation, on a translating route

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import mlflow
 
 from .errors import HarnessError
-from .pipeline import RunResult
+from .records import RunResult
 
 _PARAM_BATCH = 100  # MLflow accepts at most 100 params per request
 _PARAM_MAX = 6000  # and values of at most 6000 characters

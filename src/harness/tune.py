@@ -17,30 +17,18 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from dataclasses import replace
 from typing import Any, Callable, Iterator, Optional
 
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .cli import CONF_DIR, _translate, run_config
+from .cli import CONF_DIR, run_config
 from .config import register
 from .errors import HarnessError, exit_on_user_error
-from .records import Document
 
 log = logging.getLogger("harness.tune")
 register()
-
-
-def _reader(c: dict[str, Any], translator) -> Callable[[list[Document]], list[Document]]:
-    """Documents as the model reads them on this route."""
-    from . import pipeline
-
-    kind = c["route"]["input"]
-    if kind == "source":
-        return list
-    if kind == "reference":
-        return lambda docs: pipeline.with_texts(docs, pipeline.reference_texts(docs))
-    return lambda docs: pipeline.with_texts(docs, _translate(c, translator, docs)[0])
 
 
 @contextmanager
@@ -150,12 +138,10 @@ def tune_config(cfg: DictConfig) -> float:
 
     from . import metrics, pipeline, splits, tracking
     from .backends import load_backend
-    from .cell import prepare
+    from .cell import prepare, route_of
 
     c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     t = c.pop("tune")
-    if t["objective"] not in ("macro_f1", "mcc"):
-        raise HarnessError(f"tune.objective={t['objective']!r}: use macro_f1 or mcc")
     cell = prepare({**c, "split": {**c["split"], "evaluate": "dev"}, "dataset": {**c["dataset"], "limit": t["dev_limit"]},
                     "prompt": {**c["prompt"], "selection": "random", "shots": 0}})
     pool = sorted(d.id for d in cell.documents if cell.split_of[d.id] == "pool")
@@ -164,10 +150,8 @@ def tune_config(cfg: DictConfig) -> float:
     if not 0 < k_low <= k_high <= len(pool):
         raise HarnessError(f"tune: k from {k_low} to {k_high} examples, but the pool holds {len(pool)} "
                            "(tune.k_range, prompt.shots)")
-    translator = load_backend(c["translator"]["model"]["backend"]) if c["route"]["input"] == "translation" else None
+    route = route_of(c)
     backend = load_backend(c["model"]["backend"])
-    read = _reader(c, translator)
-    dev = read(cell.evaluated)
     objective_key = f"median/{t['objective']}"
 
     sampler = optuna.samplers.TPESampler(seed=c["seed"])
@@ -188,19 +172,21 @@ def tune_config(cfg: DictConfig) -> float:
         with tracking.trial_run(trial.number, {"k": k, "shot_ids": json.dumps(ids)}, optuna.TrialPruned):
             if len(set(ids)) < k:  # independent slots can draw one document twice
                 raise optuna.TrialPruned("the same example twice")
-            shots = read([by_id[i] for i in ids])
-            predictions = []
-            for step, start in enumerate(range(0, len(dev), t["chunk_size"])):
-                chunk = dev[start:start + t["chunk_size"]]
-                predictions += pipeline.run(cell.task, backend, shots, chunk, cell.split_of).predictions
+            step = iter(range(len(cell.evaluated)))
+
+            def report(predictions: list) -> None:  # after each chunk of dev documents
                 per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions],
                                             cell.task.keys)
-                value = metrics.summarize(per_feature, len(predictions))[objective_key]
-                trial.report(value, step)
-                tracking.log_metrics({f"dev/{objective_key}": value}, step=step)
+                value, at = metrics.summarize(per_feature, len(predictions))[objective_key], next(step)
+                trial.report(value, at)
+                tracking.log_metrics({f"dev/{objective_key}": value}, step=at)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"dev {objective_key} {value:.3f} after {len(predictions)} documents")
-            tracking.log_metrics({f"dev/{m}": v for m, v in metrics.summarize(per_feature, len(predictions)).items()
+
+            result = pipeline.run_cell(replace(cell, shots=[by_id[i] for i in ids]), backend, route,
+                                       chunk_size=t["chunk_size"], on_chunk=report)
+            value = result.metrics[objective_key]
+            tracking.log_metrics({f"dev/{m}": v for m, v in result.metrics.items()
                                   if m.startswith(("median/", "mean/", "missing/"))})
         trial.set_user_attr("shot_ids", ids)
         return value
