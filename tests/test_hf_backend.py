@@ -75,23 +75,25 @@ def test_generate_equals_plain_greedy_decoding(cell, device, drafts, monkeypatch
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_score_equals_a_plain_forward_pass(cell, device):
+    """P(true) at each field from the plain model on the whole answer, each
+    field's value token found by where the True and False answers part (no
+    offset search, unlike the backend)."""
     backend = _backend(device)
     task = replace(cell.task, mode="score")
     requests = pipeline.build_requests(task, cell.shots, cell.evaluated)
     generations = backend.generate(requests)
-    true_id, false_id = backend._value_ids(requests[0].score)
     for r, g in zip(requests, generations):
-        prompt = backend.render(r)
-        enc = backend.tokenizer(prompt + r.score.text, add_special_tokens=False, return_offsets_mapping=True)
+        prompt, spec = backend.render(r), r.score
+        ids = backend.tokenizer(prompt + spec.text, add_special_tokens=False).input_ids
         with torch.inference_mode():
-            logits = backend.model(input_ids=torch.tensor([enc.input_ids], device=backend.device)).logits[0].float()
+            logits = backend.model(input_ids=torch.tensor([ids], device=backend.device)).logits[0].float()
         expected = []
-        for start, _ in r.score.spans:
-            j = next(k for k, (_, end) in enumerate(enc.offset_mapping) if end > len(prompt) + start)
-            expected.append(float(torch.sigmoid(logits[j - 1, true_id] - logits[j - 1, false_id])))
+        for start, end in spec.spans:
+            flipped = backend.tokenizer(prompt + spec.text[:start] + spec.true_word + spec.text[end:],
+                                        add_special_tokens=False).input_ids
+            j = next(k for k, (a, b) in enumerate(zip(ids, flipped)) if a != b)
+            expected.append(float(torch.sigmoid(logits[j - 1, flipped[j]] - logits[j - 1, ids[j]])))
         assert g.probs == pytest.approx(expected, abs=1e-3), r.doc_id
-
-
 
 @pytest.fixture(scope="module")
 def penalised_model(tmp_path_factory) -> Path:

@@ -14,7 +14,7 @@ import pytest
 
 from harness.tracking import flatten, redact, text_for_log
 
-from .conftest import CONF, DEMO, require, run_harness
+from .conftest import CONF, DEMO, composed_cell, require, run_harness
 
 
 def _store(workdir, experiment="harness"):
@@ -121,10 +121,8 @@ def test_a_sweep_opens_no_connection_beyond_loopback(workdir):
 
 @pytest.mark.slow
 def test_a_transcript_longer_than_the_context_stops_or_is_cut_and_counted(workdir, demo_rows):
-    from harness.splits import split_ids
-
-    split_of = split_ids([r["id"] for r in demo_rows], pool=0.2, dev=0.2, seed=42)
-    first_test = next(r["id"] for r in demo_rows if split_of[r["id"]] == "test")  # the first document scored
+    cell = composed_cell(f"dataset.path={DEMO}")
+    first_test = cell.evaluated[0].id  # the first document scored
     rows = [{**r, "text": r["text"] * 12} if r["id"] == first_test else r for r in demo_rows]
     path = workdir / "long.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

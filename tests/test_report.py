@@ -96,10 +96,17 @@ def test_predictions_that_disagree_with_the_logged_metrics_get_no_interval():
     assert gone.problem == "predictions.jsonl is missing or empty"
 
 
-def test_report_console_script(tmp_path):
+@pytest.mark.slow
+def test_report_console_script(small_sweep, tmp_path):
+    """The installed `harness-report` command, as a user types it, on a real sweep."""
     script = Path(sys.executable).parent / "harness-report"
-    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 0 and "--experiment" in done.stdout
+    done = subprocess.run([str(script), "--experiment", small_sweep["experiment"], "--tracking-uri",
+                           small_sweep["uri"], "--out", str(tmp_path / "r"), "--bootstrap", "50", "--no-log"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    headline = pd.read_csv(tmp_path / "r" / "headline.csv")
+    assert sorted(headline["label"]) == sorted(small_sweep["names"])
+    assert (tmp_path / "r" / "report.html").is_file()
 
 
 def _cell(model, route, translator=None, seed="42"):

@@ -8,9 +8,9 @@ import optuna
 import pytest
 
 from harness.records import Document
-from harness.splits import balanced_shots
+from harness.splits import balanced_shots, random_shots
 
-from .conftest import DEMO, run_harness
+from .conftest import DEMO, composed_cell, run_harness
 
 STUDY = "smol-test"
 
@@ -36,7 +36,10 @@ def test_study_finishes_resumes_and_never_leaks(workdir):
 
     study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{workdir}/optuna.db")
     assert len(study.trials) == 5
-    assert study.trials[0].params["shot_0"]  # the enqueued baseline ran first
+    cell = composed_cell(f"dataset.path={DEMO}")
+    pool = [d for d in cell.documents if cell.split_of[d.id] == "pool"]
+    baselines = [[d.id for d in random_shots(pool, 1, 42)], [d.id for d in balanced_shots(pool, 1, cell.task.keys, 42)]]
+    assert [[t.params["shot_0"]] for t in study.trials[:2]] == baselines  # the enqueued baselines ran first
     selection = json.loads((workdir / "selections" / f"{STUDY}.json").read_text())
 
     mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
@@ -44,14 +47,17 @@ def test_study_finishes_resumes_and_never_leaks(workdir):
     parents = runs[runs["tags.harness.role"] == "study"]
     trials = runs[runs["tags.harness.role"] == "trial"]
     finals = runs[runs["tags.optuna_study"] == STUDY]
-    assert len(parents) == 1 and len(trials) == 5 and len(finals) >= 1  # a repeated final run is skipped
+    assert len(parents) == 1 and len(trials) == 5 and 1 <= len(finals) == finals["params.config_hash"].nunique()
+    third = run_harness("tune.n_trials=5", *common, cwd=workdir, module="harness.tune")  # no trial left to run
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "skipping" in third.stdout + third.stderr  # the same final run is not repeated
+    assert len(mlflow.search_runs(experiment_names=["harness"], filter_string=f"tags.optuna_study = '{STUDY}'")) \
+        == len(finals)
     assert set(trials["tags.mlflow.parentRunId"]) == {parents.run_id.iloc[0]}
     assert set(trials["tags.optuna_state"]) <= {"COMPLETE", "PRUNED"}
 
     # No example is a dev or test document; the final runs score test, trials only dev.
-    from harness.splits import split_ids
-    ids = [json.loads(line)["id"] for line in DEMO.read_text(encoding="utf-8").splitlines()]
-    split_of = split_ids(ids, pool=0.2, dev=0.2, seed=42)
+    split_of = cell.split_of
     chosen = {v for t in study.trials for k, v in t.params.items() if k.startswith("shot_")}
     assert chosen and all(split_of[i] == "pool" for i in chosen)
     final = finals.sort_values("start_time").iloc[-1]
@@ -72,10 +78,8 @@ def test_study_finishes_resumes_and_never_leaks(workdir):
 
 
 def test_selection_file_with_a_test_document_is_refused(workdir):
-    ids = [json.loads(line)["id"] for line in DEMO.read_text(encoding="utf-8").splitlines()]
-    from harness.splits import split_ids
-    split_of = split_ids(ids, pool=0.2, dev=0.2, seed=42)
-    test_id = next(i for i in ids if split_of[i] == "test")
+    cell = composed_cell(f"dataset.path={DEMO}")
+    test_id = next(d.id for d in cell.documents if cell.split_of[d.id] == "test")
     bad = workdir / "bad.json"
     bad.write_text(json.dumps({"ids": [test_id]}))
     proc = run_harness("model=keyword-baseline", "prompt.selection=tuned", f"prompt.selection_file={bad}",
