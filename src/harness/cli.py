@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from . import __version__
+from . import __version__, names
 from .config import PROJECT_ROOT, register
 from .errors import exit_on_user_error
 
@@ -56,6 +56,7 @@ def _run_config(cfg: DictConfig) -> float:
     from . import data, pipeline, protocol, tracking
     from .backends import load_backend
     from .cell import prepare, protocol_settings, route_of, uses_translator
+    from .report import route_effects
 
     c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # plain values from here on
     model, route, prompt, ds, split = c["model"], c["route"], c["prompt"], c["dataset"], c["split"]
@@ -86,19 +87,19 @@ def _run_config(cfg: DictConfig) -> float:
     settings = protocol_settings(c, task, k, getattr(backend, "applies_generation_config", False))
     departures = protocol.departures(settings)
     named = {
-        "model": model["name"], "route": route["name"], "prompt": prompt["name"], "mode": prompt["mode"],
-        "shots": k, "selection": prompt["selection"], "seed": c["seed"], "dataset": ds["name"], "dataset_digest": digest,
-        "protocol": protocol.protocol_name(settings), "protocol_departures": ",".join(departures),
-        "protocol_unverifiable": ",".join(protocol.unverifiable(settings)), "config_hash": cell_hash,
-        "harness_version": __version__,
-        "git_commit": tracking.git_commit(),
+        names.MODEL: model["name"], names.ROUTE: route["name"], names.PROMPT: prompt["name"],
+        names.MODE: prompt["mode"], names.SHOTS: k, names.SELECTION: prompt["selection"], names.SEED: c["seed"],
+        names.DATASET: ds["name"], names.DATASET_DIGEST: digest, names.PROTOCOL: protocol.protocol_name(settings),
+        names.PROTOCOL_DEPARTURES: ",".join(departures),
+        names.PROTOCOL_UNVERIFIABLE: ",".join(protocol.unverifiable(settings)), names.CONFIG_HASH: cell_hash,
+        "harness_version": __version__, "git_commit": tracking.git_commit(),
         # Same value for the runs of one cell on different routes: pairs them for the route comparison.
-        "comparison_key": tracking.config_hash({key: value for key, value in c.items()
-                                                if key not in ("route", "translator")}),
+        names.COMPARISON_KEY: tracking.config_hash({key: value for key, value in c.items()
+                                                    if key not in ("route", "translator")}),
     }
     tags = {"model": model["name"], "family": model["family"], "params_b": str(model["params_b"]),
             "route": route["name"], "language": ds["language"], "shots": str(k), "selection": prompt["selection"],
-            "mode": prompt["mode"], "protocol": named["protocol"], **c["tracking"]["tags"]}
+            "mode": prompt["mode"], names.PROTOCOL: named[names.PROTOCOL], **c["tracking"]["tags"]}
     # model|route|kshot, plus what departs from the defaults, so a sweep's runs read apart in the UI.
     run_name = "|".join([model["name"], route["name"], f"{k}shot",
                          *([prompt["selection"]] if prompt["selection"] != "random" else []),
@@ -108,7 +109,7 @@ def _run_config(cfg: DictConfig) -> float:
                               params={**tracking.flatten(c), **named}, tags=tags,
                               system_metrics=t["system_metrics"]) as run_id:
         log.info("run %s: %s on %d %s documents of %s; protocol %s%s", run_id, model["name"], len(evaluated),
-                 split["evaluate"], ds["name"], named["protocol"],
+                 split["evaluate"], ds["name"], named[names.PROTOCOL],
                  f" (departs in {', '.join(departures)})" if departures else "")
         result = pipeline.run_cell(cell, backend, reader, chunk_size=c["chunk_size"], checkpoint=checkpoint)
         result.metrics["data/skipped_empty"] = float(cell.skipped_empty)
@@ -117,8 +118,9 @@ def _run_config(cfg: DictConfig) -> float:
         tracking.log_result(result, config_yaml=OmegaConf.to_yaml(cfg), dataset_name=ds["name"],
                             dataset_path=ds["path"], dataset_digest=digest, context=split["evaluate"],
                             log_text=t["log_text"])
-        tracking.log_route_effects(named["comparison_key"], route["name"], result.per_feature,
-                                   result.metrics["median/macro_f1"])
+        for other, rows, delta in route_effects(route["name"], result.per_feature, result.metrics["median/macro_f1"],
+                                                tracking.cell_runs(named[names.COMPARISON_KEY])):
+            tracking.log_route_effect(route["name"], other, rows, delta)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)  # the run holds everything now
     m = result.metrics

@@ -19,16 +19,17 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from . import stats
+from . import names, stats
 from .errors import HarnessError, exit_on_user_error
 
 log = logging.getLogger("harness.report")
 
 # What makes two runs comparable: equal on all of these but the one compared.
-SETTING = ("model", "route", "prompt", "mode", "shots", "selection", "dataset", "dataset_digest", "seed",
-           "split.seed", "split.evaluate", "route.prompt_language", "dataset.limit", "prompt.parser",
-           "prompt.template_style")
-DESCRIBE = ("model", "route", "shots", "selection", "mode", "prompt", "dataset", "protocol")  # headline columns
+SETTING = (names.MODEL, names.ROUTE, names.PROMPT, names.MODE, names.SHOTS, names.SELECTION, names.DATASET,
+           names.DATASET_DIGEST, names.SEED, "split.seed", "split.evaluate", "route.prompt_language", "dataset.limit",
+           "prompt.parser", "prompt.template_style")
+DESCRIBE = (names.MODEL, names.ROUTE, names.SHOTS, names.SELECTION, names.MODE, names.PROMPT, names.DATASET,
+            names.PROTOCOL)  # headline columns
 ROUTE_ORDER = {"native": 0, "translate": 1, "reference": 2}  # A is the earlier route in a comparison
 
 
@@ -118,17 +119,38 @@ def pairs(runs: list[Run]) -> list[tuple[str, Run, Run]]:
     """(what differs, A, B) for every two runs equal in SETTING but the route,
     or but the model."""
     out = []
-    for kind in ("route", "model"):
+    for kind in (names.ROUTE, names.MODEL):
         # Models compared on the translate route must have read the same translations.
-        rest = [k for k in SETTING if k != kind] + (["translator.model.name"] if kind == "model" else [])
-        order = (lambda r: (ROUTE_ORDER.get(r.params["route"], 9), r.params["route"])) if kind == "route" \
-            else (lambda r: r.params["model"])
+        rest = [k for k in SETTING if k != kind] + ([names.TRANSLATOR_MODEL] if kind == names.MODEL else [])
+        order = (lambda r: (ROUTE_ORDER.get(r.params[names.ROUTE], 9), r.params[names.ROUTE])) \
+            if kind == names.ROUTE else (lambda r: r.params[names.MODEL])
         groups: dict[tuple, list[Run]] = {}
         for r in runs:
             groups.setdefault(tuple(r.params.get(k) for k in rest), []).append(r)
         for group in groups.values():
             out += [(kind, a, b) for a, b in itertools.combinations(sorted(group, key=order), 2)
                     if a.params[kind] != b.params[kind]]
+    return out
+
+
+def route_effects(route: str, per_feature: dict[str, dict[str, float]], median_macro_f1: float,
+                  others: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict], float]]:
+    """A finished run against the same cell's latest run on every other route
+    (`others`, newest first: route and logged metrics): per feature and metric,
+    this minus other (the study's "translation effects"), and the median
+    macro-F1 difference. Logged with the run, so a sweep's runs carry them."""
+    from .metrics import ROUTE_EFFECT_METRICS
+    from .metrics import route_effects as effects
+
+    out, seen = [], {route}
+    for other in others:
+        if other["route"] in seen:
+            continue
+        seen.add(other["route"])
+        theirs = {key: {m: other["metrics"].get(f"feature/{key}/{m}", float("nan")) for m in ROUTE_EFFECT_METRICS}
+                  for key in per_feature}
+        out.append((other["route"], effects(per_feature, theirs),
+                    median_macro_f1 - other["metrics"].get("median/macro_f1", 0.0)))
     return out
 
 

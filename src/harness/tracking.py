@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import mlflow
 
+from . import names
 from .errors import HarnessError
 from .records import RunResult
 
@@ -147,13 +148,13 @@ def study_run(*, uri: str, experiment: str, artifact_location: Optional[str], st
     lock = Path(tempfile.gettempdir()) / f"harness-study-{hashlib.sha256(f'{uri}|{study}'.encode()).hexdigest()[:16]}.lock"
     with FileLock(lock):
         found = client.search_runs(
-            [experiment_id], filter_string=f"tags.`harness.study` = '{study}' and tags.`harness.role` = 'study'",
+            [experiment_id], filter_string=f"tags.`{names.STUDY}` = '{study}' and tags.`{names.ROLE}` = 'study'",
             order_by=["attributes.start_time ASC"], max_results=1)
         if found:
             run_id = found[0].info.run_id
         else:
             run_id = client.create_run(experiment_id, run_name=f"tune|{study}",
-                                       tags={"harness.study": study, "harness.role": "study"}).info.run_id
+                                       tags={names.STUDY: study, names.ROLE: "study"}).info.run_id
             mlflow.start_run(run_id=run_id)
             _log_params(params)
             mlflow.end_run()
@@ -165,7 +166,7 @@ def study_run(*, uri: str, experiment: str, artifact_location: Optional[str], st
 def trial_run(number: int, params: Mapping[str, Any], pruned: type[BaseException]) -> Iterator[None]:
     """A nested run per trial, tagged with how the trial ended."""
     mlflow.start_run(run_name=f"trial {number}", nested=True, experiment_id=mlflow.active_run().info.experiment_id,
-                     tags={"harness.role": "trial", "optuna_trial": str(number)})
+                     tags={names.ROLE: "trial", "optuna_trial": str(number)})
     _log_params(params)
     try:
         yield
@@ -188,7 +189,7 @@ def previous_runs(uri: str, experiment: str, config_hash: str) -> tuple[Optional
     if found is None:
         return None, []
     runs = mlflow.MlflowClient().search_runs([found.experiment_id],
-                                             filter_string=f"params.config_hash = '{config_hash}'")
+                                             filter_string=f"params.{names.CONFIG_HASH} = '{config_hash}'")
     finished = [r.info.run_id for r in runs if r.info.status == "FINISHED"]
     return (finished[0] if finished else None), [r.info.run_id for r in runs if r.info.status == "RUNNING"]
 
@@ -197,7 +198,7 @@ def mark_failed(run_ids: Sequence[str]) -> None:
     """Runs whose process died (kill -9, power loss) stop looking like they run."""
     client = mlflow.MlflowClient()
     for run_id in run_ids:
-        client.set_tag(run_id, "harness.interrupted", "true")
+        client.set_tag(run_id, names.INTERRUPTED, "true")
         client.set_terminated(run_id, status="FAILED")
 
 
@@ -241,38 +242,30 @@ def log_translations(documents, texts: Mapping[str, str], split_of: Mapping[str,
     rows = [{"id": d.id, "split": split_of[d.id], "source": text_for_log(d.text, log_text),
              "translation": text_for_log(texts[d.id], log_text), "reference": text_for_log(d.reference, log_text)}
             for d in documents]
-    mlflow.log_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "translations.jsonl")
+    mlflow.log_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), names.TRANSLATIONS)
 
 
-def log_route_effects(comparison_key: str, route: str, per_feature: Mapping[str, Mapping[str, float]],
-                      median_macro_f1: float) -> None:
-    """For every other route already run for the same cell (same model, prompt,
-    shots, data, seed), log the per-feature difference to the active run as
-    route_effects/<this>_vs_<other>.csv, and the median macro-F1 difference."""
-    from .metrics import ROUTE_EFFECT_METRICS, route_effects
-
+def cell_runs(comparison_key: str) -> list[dict[str, Any]]:
+    """The other finished runs of the active run's cell (same comparison key,
+    any route), newest first: route, run_id and logged metrics."""
     active = mlflow.active_run()
-    client = mlflow.MlflowClient()
-    runs = client.search_runs([active.info.experiment_id], order_by=["attributes.start_time DESC"],
-                              filter_string=f"params.comparison_key = '{comparison_key}' "
-                                            f"and attributes.status = 'FINISHED'")
-    seen = {route}
-    for other in runs:
-        other_route = other.data.params.get("route")
-        if other_route in seen or other.info.run_id == active.info.run_id:
-            continue
-        seen.add(other_route)
-        theirs = {key: {m: other.data.metrics.get(f"feature/{key}/{m}", float("nan")) for m in ROUTE_EFFECT_METRICS}
-                  for key in per_feature}
-        rows = route_effects(per_feature, theirs)
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["feature", "metric", other_route, route, "delta"])
-        writer.writerows([r["feature"], r["metric"], f"{r['other']:.6g}", f"{r['this']:.6g}", f"{r['delta']:.6g}"]
-                         for r in rows)
-        mlflow.log_text(buf.getvalue(), f"route_effects/{route}_vs_{other_route}.csv")
-        mlflow.log_metric(f"route_effect/{other_route}/median_macro_f1_delta",
-                          median_macro_f1 - other.data.metrics.get("median/macro_f1", 0.0))
+    runs = mlflow.MlflowClient().search_runs(
+        [active.info.experiment_id], order_by=["attributes.start_time DESC"],
+        filter_string=f"params.{names.COMPARISON_KEY} = '{comparison_key}' and attributes.status = 'FINISHED'")
+    return [{"route": r.data.params.get(names.ROUTE), "run_id": r.info.run_id, "metrics": dict(r.data.metrics)}
+            for r in runs if r.info.run_id != active.info.run_id]
+
+
+def log_route_effect(route: str, other_route: str, rows: Sequence[Mapping[str, Any]], median_delta: float) -> None:
+    """route_effects/<route>_vs_<other>.csv (per feature and metric) and the
+    median macro-F1 difference, on the active run."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["feature", "metric", other_route, route, "delta"])
+    writer.writerows([r["feature"], r["metric"], f"{r['other']:.6g}", f"{r['this']:.6g}", f"{r['delta']:.6g}"]
+                     for r in rows)
+    mlflow.log_text(buf.getvalue(), f"route_effects/{route}_vs_{other_route}.csv")
+    mlflow.log_metric(f"route_effect/{other_route}/median_macro_f1_delta", median_delta)
 
 
 def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, dataset_path: str,
@@ -281,7 +274,7 @@ def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, datase
     import pandas as pd
 
     mlflow.log_metrics(result.metrics)
-    mlflow.log_text(predictions_jsonl(result, log_text), "predictions.jsonl")
+    mlflow.log_text(predictions_jsonl(result, log_text), names.PREDICTIONS)
     prompt = result.example_prompt
     if log_text != "full":  # keep the prompt's shape, not its transcripts
         for text in sorted(result.example_texts, key=len, reverse=True):
@@ -289,7 +282,7 @@ def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, datase
     mlflow.log_text(per_feature_csv(result.per_feature), "per_feature.csv")
     mlflow.log_text(config_yaml, "config.yaml")
     mlflow.log_text(prompt, "prompt.txt")
-    mlflow.log_dict({"shot_ids": result.shot_ids}, "shots.json")
+    mlflow.log_dict({"shot_ids": result.shot_ids}, names.EXAMPLES)
     # The dataset input records which documents and labels were scored (not the text).
     frame = pd.DataFrame([{"id": p.doc_id, **p.gold} for p in result.predictions])
     from mlflow.data.sources import LocalArtifactDatasetSource
@@ -324,13 +317,13 @@ def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
     out = []
     client = mlflow.MlflowClient()
     for run in runs:
-        cell = run.data.params.get("config_hash")
-        if cell is None or cell in seen or run.data.tags.get("harness.role") in ("study", "trial", "report"):
+        cell = run.data.params.get(names.CONFIG_HASH)
+        if cell is None or cell in seen or run.data.tags.get(names.ROLE) in ("study", "trial", "report"):
             continue  # not an extraction run, or an older run of the same cell
         seen.add(cell)
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                path = client.download_artifacts(run.info.run_id, "predictions.jsonl", tmp)
+                path = client.download_artifacts(run.info.run_id, names.PREDICTIONS, tmp)
                 predictions = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
             except (mlflow.exceptions.MlflowException, OSError, ValueError):
                 predictions = None
@@ -343,7 +336,7 @@ def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
 def log_report(uri: str, experiment: str, folder: str, params: Mapping[str, Any]) -> str:
     """A run named `report` holding the report's files under report/; returns its id."""
     experiment_id = _open_store(uri, experiment, None)
-    with mlflow.start_run(experiment_id=experiment_id, run_name="report", tags={"harness.role": "report"}) as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name="report", tags={names.ROLE: "report"}) as run:
         _log_params(params)
         mlflow.log_artifacts(folder, "report")
     return run.info.run_id

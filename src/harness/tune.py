@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, Optional
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from . import names
 from .cli import CONF_DIR, run_config
 from .config import register
 from .errors import HarnessError, exit_on_user_error
@@ -216,7 +217,7 @@ def tune_config(cfg: DictConfig) -> float:
     with open_dict(final):
         final.prompt.selection, final.prompt.selection_file = "tuned", str(path)
         final.split.evaluate = "test"
-        final.tracking.tags["optuna_study"] = t["study"]
+        final.tracking.tags[names.OPTUNA_STUDY] = t["study"]
     run_config(final)
     return best.value
 

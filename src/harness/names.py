@@ -1,0 +1,31 @@
+"""The names runs are written with and read back by: params, tags and
+artifacts that the writers (cli, tune, tracking) and the readers (report,
+resume, route pairing) share. A rename here renames both sides."""
+
+# params every extraction run carries besides its flattened config
+MODEL = "model"
+ROUTE = "route"
+PROMPT = "prompt"
+MODE = "mode"
+SHOTS = "shots"
+SELECTION = "selection"
+SEED = "seed"
+DATASET = "dataset"
+DATASET_DIGEST = "dataset_digest"
+PROTOCOL = "protocol"  # also a tag
+PROTOCOL_DEPARTURES = "protocol_departures"
+PROTOCOL_UNVERIFIABLE = "protocol_unverifiable"
+CONFIG_HASH = "config_hash"  # one grid cell: resume finds finished runs by it
+COMPARISON_KEY = "comparison_key"  # the same cell on every route: pairs runs for route effects
+TRANSLATOR_MODEL = "translator.model.name"  # flattened config: which translations a run read
+
+# tags
+ROLE = "harness.role"  # study | trial | report; extraction runs have none
+STUDY = "harness.study"
+OPTUNA_STUDY = "optuna_study"  # the final test run of a tuning study
+INTERRUPTED = "harness.interrupted"
+
+# artifacts
+PREDICTIONS = "predictions.jsonl"
+TRANSLATIONS = "translations.jsonl"
+EXAMPLES = "shots.json"
