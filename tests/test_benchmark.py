@@ -1,5 +1,5 @@
 """benchmarks/throughput.py runs end to end on the embedded model, prints the
-figures the README quotes, and in float32 the harness's generate mode gives
+figures docs/speed.md quotes, and in float32 the harness's generate mode gives
 the study's pipeline's predictions field for field."""
 
 import re

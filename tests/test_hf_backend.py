@@ -81,7 +81,7 @@ def test_score_equals_a_plain_forward_pass(cell, device):
     backend = _backend(device)
     task = replace(cell.task, mode="score")
     requests = pipeline.build_requests(task, cell.shots, cell.evaluated)
-    generations = backend.generate(requests)
+    generations = backend.score(requests)
     for r, g in zip(requests, generations):
         prompt, spec = backend.render(r), r.score
         ids = backend.tokenizer(prompt + spec.text, add_special_tokens=False).input_ids

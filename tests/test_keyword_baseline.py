@@ -43,6 +43,6 @@ def test_unicode_variants_normalise_alike(baseline):
 
 def test_is_a_batch_backend(baseline):
     reqs = [Request(doc_id=str(i), messages=(), text=t, language="en") for i, t in enumerate(["pain", "no pain"])]
-    gens = baseline.generate(reqs)
+    gens = baseline.classify(reqs)
     assert [g.doc_id for g in gens] == ["0", "1"]
     assert gens[0].labels["pain"] and not gens[1].labels["pain"]

@@ -71,7 +71,7 @@ def test_score_template_spans_point_at_the_values():
 
 
 # The study's rule on answers a small model writes. Each expected row was worked
-# out by hand from the rule (docs: README "Protocol"): append a comma; from
+# out by hand from the rule (docs/protocol.md): append a comma; from
 # the end of the name's first plain match (or index len(name) - 1 when absent)
 # to the next comma; "True" in it -> True, else "False" in it -> False, else None.
 STUDY_CASES = [

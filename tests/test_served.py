@@ -171,12 +171,13 @@ def test_requests_run_concurrently_and_keep_their_order(flaky):
 
 
 def test_score_mode_is_refused_by_name(flaky):
-    from harness.records import ScoreSpec
+    from harness.pipeline import answering
+    from harness.records import Task
 
     url, _ = flaky()
-    request = Request(doc_id="d", messages=(), text="t", language="en", score=ScoreSpec("x", ((0, 1),), "T", "F"))
-    with pytest.raises(HarnessError, match="prompt.mode=score"):
-        ServedBackend(url, model="m").generate([request])
+    task = Task(keys=("pain",), names=("Pain",), fmt="template", system="{template}", lead_in="{text}", mode="score")
+    with pytest.raises(HarnessError, match="prompt.mode=score: ServedBackend answers only generate"):
+        answering(task, ServedBackend(url, model="m"))
 
 
 def test_a_url_that_is_not_http_is_refused():

@@ -1,4 +1,4 @@
-"""A run's finished generations, appended chunk by chunk to a JSONL file, so a
+"""A run's finished answers, appended chunk by chunk to a JSONL file, so a
 run killed mid-way resumes where it stopped instead of starting over."""
 
 from __future__ import annotations
@@ -9,30 +9,37 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .records import Generation
+from .records import Answer, Generation, Labels, Scores
+
+_KINDS = {"generation": Generation, "scores": Scores, "labels": Labels}
 
 
-def load(path: Optional[Path]) -> dict[str, Generation]:
-    """Generations saved so far, by document id. A line cut short by a kill is ignored."""
+def load(path: Optional[Path]) -> dict[str, Answer]:
+    """Answers saved so far, by document id. A line cut short by a kill, or
+    written by another version, is ignored (that document is answered again)."""
     if path is None or not path.is_file():
         return {}
-    done = {}
+    done: dict[str, Answer] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+            kind = _KINDS[row.pop("kind")]
+            if kind is Scores:
+                row["probs"] = tuple(row["probs"])
+            done[row["doc_id"]] = kind(**row)
+        except (json.JSONDecodeError, KeyError, TypeError):
             continue
-        row["probs"] = tuple(row["probs"]) if row.get("probs") is not None else None
-        done[row["doc_id"]] = Generation(**row)
     return done
 
 
-def append(path: Optional[Path], generations: Sequence[Generation]) -> None:
+def append(path: Optional[Path], answers: Sequence[Answer]) -> None:
     """Add one finished chunk, durably, before the next one starts."""
     if path is None:
         return
+    kind_of = {cls: kind for kind, cls in _KINDS.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
-        f.write("".join(json.dumps(asdict(g), ensure_ascii=False) + "\n" for g in generations))
+        f.write("".join(json.dumps({"kind": kind_of[type(a)], **asdict(a)}, ensure_ascii=False) + "\n"
+                        for a in answers))
         f.flush()
         os.fsync(f.fileno())

@@ -70,6 +70,7 @@ def _run_config(cfg: DictConfig) -> float:
     task, split_of, evaluated, shots = cell.task, cell.split_of, cell.evaluated, cell.shots
     reader = route_of(c)
     backend = load_backend(model["backend"])
+    pipeline.answering(task, backend)  # can it answer this task at all (score mode)?
 
     t = c["tracking"]
     cell_hash = tracking.config_hash({**c, "shot_ids": [d.id for d in shots]})  # a tuned file's ids may change

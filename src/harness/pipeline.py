@@ -5,6 +5,7 @@ nothing of Hydra or MLflow."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from functools import partial
@@ -16,7 +17,7 @@ from . import metrics, parsing
 from .backends import Backend
 from .errors import HarnessError
 from .prompts import answer_regex, build_messages, filled_template, score_template, template_draft
-from .records import Cell, Document, Generation, Prediction, Request, RunResult, Task
+from .records import Answer, Cell, Document, Generation, Labels, Prediction, Request, RunResult, Scores, Task
 from .routes import Route
 
 log = logging.getLogger(__name__)
@@ -37,27 +38,30 @@ def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Do
             for doc in documents]
 
 
-def to_prediction(task: Task, doc: Document, split: str, generation: Generation) -> Prediction:
-    text, probs = generation.text, None
-    if generation.labels is not None:  # backends that predict directly (the keyword baseline)
-        values = [generation.labels.get(k) for k in task.keys]
-    elif generation.probs is not None:  # score mode: never missing
-        values = [p > 0.5 for p in generation.probs]
-        probs = dict(zip(task.keys, generation.probs))
+def to_prediction(task: Task, doc: Document, split: str, answer: Answer) -> Prediction:
+    probs = None
+    if isinstance(answer, Labels):  # predicted directly (the baselines)
+        values = [answer.labels.get(k) for k in task.keys]
+        text = json.dumps(dict(answer.labels))
+    elif isinstance(answer, Scores):  # score mode: never missing
+        values = [p > 0.5 for p in answer.probs]
+        probs = dict(zip(task.keys, answer.probs))
         text = filled_template(task.names, values, task.fmt, task.style)
     else:
-        values = parsing.PARSERS[task.parser](generation.text, task.names)
+        values, text = parsing.PARSERS[task.parser](answer.text, task.names), answer.text
     return Prediction(doc_id=doc.id, split=split, raw_output=text, pred=dict(zip(task.keys, values)),
                       gold={k: doc.labels[k] for k in task.keys}, prob=probs)
 
 
-def render_prompt(backend: Backend, request: Request) -> str:
-    """The exact prompt text for the record: the chat template's output where
-    the backend has one, else the plain turns."""
-    render = getattr(backend, "render", None)
-    if render is not None:
-        return render(request)
-    return "\n\n".join(f"<{m['role']}>\n{m['content']}" for m in request.messages)
+def answering(task: Task, backend: Backend) -> Callable[[Sequence[Request]], list[Answer]]:
+    """The backend method that answers this task's requests, or a clear error
+    where the backend cannot (checked before a run starts)."""
+    if backend.predicts_labels:
+        return backend.classify
+    if task.mode not in backend.modes:
+        raise HarnessError(f"prompt.mode={task.mode}: {type(backend).__name__} answers only "
+                           f"{', '.join(sorted(backend.modes))} (score mode needs the transformers backend)")
+    return backend.score if task.mode == "score" else backend.generate
 
 
 def run_cell(
@@ -104,42 +108,42 @@ def run(
     if leaked and not score_examples:  # the split guarantees this; a violation is a bug, not a user error
         raise AssertionError(f"documents used as their own examples: {leaked}")
     requests = build_requests(task, shots, documents)
-    if hasattr(backend, "reset_stats"):
-        backend.reset_stats()
-    if hasattr(backend, "prime"):  # the shared prefix from all requests: same batches on a resumed run
-        backend.prime(requests)
+    answer = answering(task, backend)
+    backend.reset_stats()
+    backend.prime(requests)  # e.g. the shared prefix from all requests: same batches on a resumed run
     saved = checkpoint_store.load(checkpoint)
     if saved:
         log.info("resuming: %d of %d documents already done (%s)", len(saved), len(requests), checkpoint)
-    generations: list[Generation] = []
+    answers: list[Answer] = []
     t0 = time.perf_counter()
     for start in range(0, len(requests), chunk_size):
         chunk = requests[start:start + chunk_size]
         if all(r.doc_id in saved for r in chunk):
-            generations += [saved[r.doc_id] for r in chunk]
+            answers += [saved[r.doc_id] for r in chunk]
             continue
-        done = backend.generate(chunk)
+        done = answer(chunk)
         checkpoint_store.append(checkpoint, done)
-        generations += done
-        log.info("%d/%d documents, %.1f s", len(generations), len(requests), time.perf_counter() - t0)
+        answers += done
+        log.info("%d/%d documents, %.1f s", len(answers), len(requests), time.perf_counter() - t0)
         if on_chunk is not None:
-            on_chunk([to_prediction(task, d, split_of[d.id], g) for d, g in zip(documents, generations)])
-    predictions = [to_prediction(task, d, split_of[d.id], g) for d, g in zip(documents, generations)]
+            on_chunk([to_prediction(task, d, split_of[d.id], a) for d, a in zip(documents, answers)])
+    predictions = [to_prediction(task, d, split_of[d.id], a) for d, a in zip(documents, answers)]
     per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions], task.keys,
                                 [p.prob for p in predictions] if task.mode == "score" and predictions[0].prob else None)
     summary = metrics.summarize(per_feature, len(predictions))
-    summary.update(backend_metrics(backend, generations))
+    summary.update(backend_metrics(backend, answers))
     return RunResult(predictions=predictions, per_feature=per_feature, metrics=summary,
-                     shot_ids=[s.id for s in shots], example_prompt=render_prompt(backend, requests[0]),
+                     shot_ids=[s.id for s in shots], example_prompt=backend.render(requests[0]),
                      example_texts=[s.text for s in shots] + [documents[0].text])
 
 
-def backend_metrics(backend: Backend, generations: Sequence[Generation]) -> dict[str, float]:
+def backend_metrics(backend: Backend, answers: Sequence[Answer]) -> dict[str, float]:
     """Latency and throughput over the backend calls, with the backend's own
     split of that time where it keeps one (shared prefix, prefill, decode)."""
-    stats = getattr(backend, "stats", {})
-    wall = sum(g.latency_s for g in generations) + stats.get("prefix_s", 0.0)
-    out = metrics.latency_summary([g.latency_s for g in generations], sum(g.n_tokens for g in generations), wall)
+    stats = backend.stats
+    wall = sum(a.latency_s for a in answers) + stats.get("prefix_s", 0.0)
+    tokens = sum(a.n_tokens for a in answers if isinstance(a, Generation))
+    out = metrics.latency_summary([a.latency_s for a in answers], tokens, wall)
     for name in ("prefix_s", "prefill_s", "decode_s"):
         if name in stats:
             out[f"time/{name}"] = stats[name]
@@ -147,6 +151,6 @@ def backend_metrics(backend: Backend, generations: Sequence[Generation]) -> dict
         out["data/truncated"] = float(stats["truncated"])
     if stats.get("prefill_s"):
         out["throughput/prompt_tokens_per_s"] = stats["prompt_tokens"] / stats["prefill_s"]
-    if getattr(backend, "peak_gpu_mem_mb", 0.0):
+    if backend.peak_gpu_mem_mb:
         out["gpu/peak_mem_mb"] = backend.peak_gpu_mem_mb
     return out

@@ -5,7 +5,7 @@ entry points takes its types from here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional
+from typing import Callable, Mapping, Optional, Union
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,33 @@ class Request:
 
 @dataclass(frozen=True)
 class Generation:
+    """A backend's written answer (`Backend.generate`)."""
+
     doc_id: str
     text: str
     latency_s: float  # this document's share of its batch's wall time
     n_tokens: int = 0  # generated tokens
-    labels: Optional[Mapping[str, bool]] = None  # set by backends that predict directly
-    probs: Optional[tuple[float, ...]] = None  # score mode: P(true) per field, in template order
+
+
+@dataclass(frozen=True)
+class Scores:
+    """P(true) per field, in template order (`Backend.score`, prompt.mode=score)."""
+
+    doc_id: str
+    probs: tuple[float, ...]
+    latency_s: float
+
+
+@dataclass(frozen=True)
+class Labels:
+    """A value per feature key, predicted directly (`Backend.classify`: the baselines)."""
+
+    doc_id: str
+    labels: Mapping[str, bool]
+    latency_s: float
+
+
+Answer = Union[Generation, Scores, Labels]
 
 
 @dataclass(frozen=True)

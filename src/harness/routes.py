@@ -79,6 +79,9 @@ class Translation(Route):
 
         self.settings = translator
         self.backend = load_backend(translator.backend)
+        if self.backend.predicts_labels or "generate" not in self.backend.modes:
+            raise HarnessError(f"translator.model={translator.name}: {type(self.backend).__name__} does not write "
+                               "text, so it cannot translate")
 
     def read(self, documents: Sequence[Document], language: str) -> Reading:
         from . import translation
@@ -87,7 +90,7 @@ class Translation(Route):
         cache = translation.open_cache(t.cache)
         try:
             done = translation.translate(
-                documents, self.backend, cache, translator=getattr(self.backend, "identity", t.name),
+                documents, self.backend, cache, translator=self.backend.identity or t.name,
                 system=t.system.replace("{language}", t.language_names.get(language, language)),
                 decoding={"greedy": True, "max_new_tokens": t.backend.get("max_new_tokens")}, language=language)
         finally:

@@ -5,16 +5,46 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import HarnessError
-from ..records import Generation, Request
+from ..records import Generation, Labels, Request, Scores
 
 
-class Backend(Protocol):
+class Backend:
+    """Everything the pipeline asks of a model, with what a backend can do
+    declared, not probed. Each method takes a batch of requests and returns
+    one answer per request, in order; the backend owns its batching."""
+
+    identity = ""  # what decides its outputs (model, weights, dtype): keys the translation cache
+    modes: frozenset[str] = frozenset({"generate"})  # prompt.mode values it answers
+    predicts_labels = False  # answers with feature values directly (`classify`), not text to parse
+    applies_generation_config = False  # greedy decoding with the model's generation config, as the study's pipeline
+    stats: Mapping[str, float] = {}  # time and token counters since `reset_stats` (time/*, throughput/*)
+    peak_gpu_mem_mb = 0.0
+
     def generate(self, requests: Sequence[Request]) -> list[Generation]:
-        """One generation per request, in the same order."""
-        ...
+        """The written answer to each request (prompt.mode=generate; translations)."""
+        raise NotImplementedError(f"{type(self).__name__} does not generate")
+
+    def score(self, requests: Sequence[Request]) -> list[Scores]:
+        """P(true) at each field of each request's answer template (`"score" in modes`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not score")
+
+    def classify(self, requests: Sequence[Request]) -> list[Labels]:
+        """Feature values for each request (`predicts_labels`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not classify")
+
+    def render(self, request: Request) -> str:
+        """The prompt as the model sees it, for the record: here the plain turns."""
+        return "\n\n".join(f"<{m['role']}>\n{m['content']}" for m in request.messages)
+
+    def prime(self, requests: Sequence[Request]) -> None:
+        """Prepare for a run's requests (a shared prefix, say) before the first batch."""
+
+    def reset_stats(self) -> None:
+        """Start the counters a run reports from zero."""
+        self.stats, self.peak_gpu_mem_mb = {}, 0.0
 
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
-from ..records import Generation, Request, ScoreSpec
+from ..records import Generation, Request, Scores, ScoreSpec
+from . import Backend
 from .layout import batch_inputs, common_prefix, static_cache, suffix_positions, widen
 from .processors import greedy_processors
 
@@ -52,7 +53,8 @@ def default_dtype(device: torch.device) -> str:
     return "bfloat16" if device.type == "cpu" and native else "float32"
 
 
-class TransformersBackend:
+class TransformersBackend(Backend):
+    modes = frozenset({"generate", "score"})
     applies_generation_config = True  # greedy decoding as pipeline(..., do_sample=False) runs it
 
     def __init__(
@@ -226,6 +228,14 @@ class TransformersBackend:
     # -- the interface ---------------------------------------------------------------
 
     def generate(self, requests: Sequence[Request]) -> list[Generation]:
+        return self._batched(requests, self.batch_size, self._decode)
+
+    def score(self, requests: Sequence[Request]) -> list[Scores]:
+        return self._batched(requests, self.prefill_batch_size, self._score)
+
+    def _batched(self, requests: Sequence[Request], size: int, answer) -> list:
+        """`answer(batch, its token rows, prefix length, prefix cache)` over
+        length-sorted batches of `size`, in the requests' order."""
         if not requests:
             return []
         fitted = [self._fit(r) for r in requests]
@@ -235,20 +245,14 @@ class TransformersBackend:
         n_prefix, prefix_cache = self._prefix_cache(rows, limit)
         # Longest first: similar lengths share a batch, so little padding.
         order = sorted(range(len(requests)), key=lambda i: -len(rows[i]))
-        out: list[Optional[Generation]] = [None] * len(requests)
-        size = self.prefill_batch_size if requests[0].score else self.batch_size
+        out: list = [None] * len(requests)
         for start in range(0, len(order), size):
             idx = order[start:start + size]
             batch, batch_rows = [requests[i] for i in idx], [rows[i] for i in idx]
             self.stats["prompt_tokens"] += sum(len(r) - n_prefix for r in batch_rows)
-            if batch[0].score:
-                ids, mask = batch_inputs(batch_rows, n_prefix, self.tokenizer.pad_token_id, self.device)
-                generations = self._score(batch, ids, mask, n_prefix, self._batch_cache(prefix_cache, len(idx)))
-            else:
-                generations = self._decode(batch, batch_rows, n_prefix, prefix_cache)
-            for i, g in zip(idx, generations):
-                out[i] = g
-        return out  # type: ignore[return-value]
+            for i, a in zip(idx, answer(batch, batch_rows, n_prefix, prefix_cache)):
+                out[i] = a
+        return out
 
     @torch.inference_mode()
     def _batch_cache(self, prefix_cache, rows: int, static_len: Optional[int] = None):
@@ -393,7 +397,9 @@ class TransformersBackend:
         return alternative[j], placeholder[j]
 
     @torch.inference_mode()
-    def _score(self, batch, ids, mask, n_prefix, cache) -> list[Generation]:
+    def _score(self, batch, token_rows, n_prefix, prefix_cache) -> list[Scores]:
+        ids, mask = batch_inputs(token_rows, n_prefix, self.tokenizer.pad_token_id, self.device)
+        cache = self._batch_cache(prefix_cache, len(batch))
         true_id, false_id = self._value_ids(batch[0].score)
         # Where each row's field values sit: the logits are computed only
         # there (the vocabulary projection is a fifth of a small model's work).
@@ -418,5 +424,4 @@ class TransformersBackend:
         elapsed = time.perf_counter() - t0
         self._note_memory()
         self.stats["prefill_s"] += elapsed
-        return [Generation(doc_id=r.doc_id, text="", latency_s=elapsed / len(batch), probs=tuple(p))
-                for r, p in zip(batch, probs)]
+        return [Scores(doc_id=r.doc_id, probs=tuple(p), latency_s=elapsed / len(batch)) for r, p in zip(batch, probs)]

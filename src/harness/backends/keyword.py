@@ -3,13 +3,13 @@ A real backend behind the same interface, and the floor every model must beat.""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import unicodedata
 from typing import Mapping, Sequence
 
-from ..records import Generation, Request
+from ..records import Labels, Request
+from . import Backend
 
 _BIDI_AND_MARKS = dict.fromkeys(
     [0x200E, 0x200F, 0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x0640, *range(0x064B, 0x0653)]
@@ -33,7 +33,7 @@ def _word_start(term: str) -> re.Pattern:
     return re.compile(r"(?<!\w)" + re.escape(normalize(term)))
 
 
-class KeywordBackend:
+class KeywordBackend(Backend):
     """A feature is present when one of its keywords starts a word in a clause
     that has no resolution cue ("used to", "cleared up") and no negation cue
     on the negated side of the keyword (before it in English, after it in
@@ -70,11 +70,12 @@ class KeywordBackend:
         clauses = [c.strip() for c in _CLAUSE.split(normalize(text)) if c and c.strip()]
         return {k: self._present(clauses, k, language) for k in self.keys}
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+    predicts_labels = True  # in any prompt.mode
+
+    def classify(self, requests: Sequence[Request]) -> list[Labels]:
         out = []
         for r in requests:
             start = time.perf_counter()
-            labels = self.predict(r.text, r.language)
-            out.append(Generation(doc_id=r.doc_id, text=json.dumps(labels), labels=labels,
-                                  latency_s=time.perf_counter() - start))
+            out.append(Labels(doc_id=r.doc_id, labels=self.predict(r.text, r.language),
+                              latency_s=time.perf_counter() - start))
         return out

@@ -22,6 +22,7 @@ from typing import Optional, Sequence
 
 from ..errors import HarnessError
 from ..records import Generation, Request
+from . import Backend
 
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
@@ -53,7 +54,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
                            "(point base_url at the server itself)")
 
 
-class ServedBackend:
+class ServedBackend(Backend):
     def __init__(
         self,
         base_url: str,
@@ -113,8 +114,6 @@ class ServedBackend:
         return text, int((answer.get("usage") or {}).get("completion_tokens") or 0)
 
     def generate(self, requests: Sequence[Request]) -> list[Generation]:
-        if any(r.score for r in requests):
-            raise HarnessError("prompt.mode=score needs the transformers backend; a served model generates")
         if not requests:
             return []
         start = time.perf_counter()

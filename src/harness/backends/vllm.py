@@ -12,9 +12,10 @@ from typing import Optional, Sequence
 from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
 from ..records import Generation, Request
+from . import Backend
 
 
-class VLLMBackend:
+class VLLMBackend(Backend):
     def __init__(
         self,
         path: str,
@@ -54,8 +55,6 @@ class VLLMBackend:
         return self._params(**kwargs)
 
     def generate(self, requests: Sequence[Request]) -> list[Generation]:
-        if any(r.score for r in requests):
-            raise HarnessError("prompt.mode=score needs the transformers backend; the vLLM backend generates")
         if not requests:
             return []
         start = time.perf_counter()
