@@ -50,3 +50,10 @@ def test_typos_fail_at_composition(override):
     with pytest.raises(Exception) as e:
         _compose(override)
     assert type(e.value).__module__.split(".")[0] in ("hydra", "omegaconf")
+
+
+def test_a_dataset_is_named_after_its_file_unless_named():
+    assert _compose().dataset.name == "demo_fa"
+    assert _compose("dataset=demo_ur").dataset.name == "demo_ur"
+    assert _compose("dataset.path=/data/calls.jsonl").dataset.name == "calls"
+    assert _compose("dataset.path=/data/calls.jsonl", "dataset.name=hospital-a").dataset.name == "hospital-a"

@@ -51,22 +51,24 @@ def run_config(cfg: DictConfig) -> float:
 
 def _run_config(cfg: DictConfig) -> float:
     """Resume, naming and tracking around `pipeline.run_cell`."""
-    from transformers import set_seed
-
-    from . import data, pipeline, protocol, tracking
-    from .backends import load_backend
     from .cell import prepare, protocol_settings, route_of, uses_translator
-    from .report import route_effects
 
     c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # plain values from here on
     model, route, prompt, ds, split = c["model"], c["route"], c["prompt"], c["dataset"], c["split"]
     c.pop("tune", None)
     if not uses_translator(c):
         c.pop("translator")  # not part of this cell: keeps it out of the params and the config hash
-    set_seed(c["seed"])
 
-    # Everything that can fail on bad input fails here, before a run exists.
+    # Everything that can fail on bad input fails here, before a run exists, and
+    # bad data or config before the slow imports (torch, transformers, MLflow).
     cell = prepare(c)
+    from transformers import set_seed
+
+    from . import data, pipeline, protocol, tracking
+    from .backends import load_backend
+    from .report import route_effects
+
+    set_seed(c["seed"])
     task, split_of, evaluated, shots = cell.task, cell.split_of, cell.evaluated, cell.shots
     reader = route_of(c)
     backend = load_backend(model["backend"])

@@ -206,7 +206,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def register() -> None:
-    """The schema, and `${project_root:}` so shipped configs can name shipped
-    files wherever the command runs."""
+    """The schema; `${project_root:}` so shipped configs can name shipped
+    files wherever the command runs; `${file_stem:path}`."""
     ConfigStore.instance().store(name="harness_schema", node=Config)
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+    # A dataset is named after its file unless dataset.name says otherwise, so a
+    # run on dataset.path=calls.jsonl is not logged under the demo's name.
+    OmegaConf.register_new_resolver("file_stem", lambda path: Path(str(path)).stem, replace=True)

@@ -1,5 +1,7 @@
-"""Per-feature metrics and their summaries, exactly as the reference study
-computed them. Pure functions of gold labels and predictions."""
+"""Per-feature metrics and their summaries, computed as the reference
+study's code computed them (its scikit-learn calls; its medians rounded each
+value to 4 decimals first, these do not). Pure functions of gold labels and
+predictions."""
 
 from __future__ import annotations
 
