@@ -57,10 +57,11 @@ def test_embedded_model_run_logs_the_whole_contract(workdir):
     expected = ([f"{agg}/{m}" for agg in ("median", "mean") for m in METRICS]
                 + [f"feature/{k}/{m}" for k in KEYS for m in METRICS + ["missing"]]
                 + ["missing/count", "missing/rate", "latency/ms_per_doc_p50", "latency/ms_per_doc_p95",
-                   "throughput/docs_per_s", "throughput/gen_tokens_per_s"])
+                   "throughput/docs_per_s", "throughput/gen_tokens_per_s", "memory/peak_rss_mb"])
     missing = [m for m in expected if f"metrics.{m}" not in run or pd.isna(run[f"metrics.{m}"])]
     assert not missing
     assert run["metrics.throughput/gen_tokens_per_s"] > 0
+    assert 100 < run["metrics.memory/peak_rss_mb"] < 24 * 1024  # the model is resident: more than 100 MB
 
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.run_id)}
     assert {"predictions.jsonl", "per_feature.csv", "config.yaml", "prompt.txt"} <= artifacts

@@ -109,6 +109,7 @@ def run(
         raise AssertionError(f"documents used as their own examples: {leaked}")
     requests = build_requests(task, shots, documents)
     answer = answering(task, backend)
+    reset_peak_rss()
     backend.reset_stats()
     backend.prime(requests)  # e.g. the shared prefix from all requests: same batches on a resumed run
     saved = checkpoint_store.load(checkpoint)
@@ -137,6 +138,26 @@ def run(
                      example_texts=[s.text for s in shots] + [documents[0].text])
 
 
+def reset_peak_rss() -> None:
+    """Start this process's peak resident memory count afresh (Linux), so each
+    cell of a sweep reports its own peak; elsewhere the process's peak stands."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory since `reset_peak_rss` (or since the process began)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
+    except (OSError, StopIteration, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def backend_metrics(backend: Backend, answers: Sequence[Answer]) -> dict[str, float]:
     """Latency and throughput over the backend calls, with the backend's own
     split of that time where it keeps one (shared prefix, prefill, decode)."""
@@ -153,4 +174,5 @@ def backend_metrics(backend: Backend, answers: Sequence[Answer]) -> dict[str, fl
         out["throughput/prompt_tokens_per_s"] = stats["prompt_tokens"] / stats["prefill_s"]
     if backend.peak_gpu_mem_mb:
         out["gpu/peak_mem_mb"] = backend.peak_gpu_mem_mb
+    out["memory/peak_rss_mb"] = peak_rss_mb()
     return out
