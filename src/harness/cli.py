@@ -87,7 +87,7 @@ def _run_config(cfg: DictConfig) -> float:
         checkpoint = Path(t["checkpoints"]) / f"{cell_hash}.jsonl"
     digest = data.file_digest(ds["path"])
     k = len(shots)
-    settings = protocol_settings(c, task, k, getattr(backend, "applies_generation_config", False))
+    settings = protocol_settings(c, task, k, backend.applies_generation_config)
     departures = protocol.departures(settings)
     named = {
         names.MODEL: model["name"], names.ROUTE: route["name"], names.PROMPT: prompt["name"],
@@ -117,7 +117,8 @@ def _run_config(cfg: DictConfig) -> float:
         result = pipeline.run_cell(cell, backend, reader, chunk_size=c["chunk_size"], checkpoint=checkpoint)
         result.metrics["data/skipped_empty"] = float(cell.skipped_empty)
         if result.translations is not None:
-            tracking.log_translations(shots + evaluated, result.translations, split_of, t["log_text"])
+            read = list({d.id: d for d in shots + evaluated}.values())  # split.evaluate=all: shots are evaluated too
+            tracking.log_translations(read, result.translations, split_of, t["log_text"])
         tracking.log_result(result, config_yaml=OmegaConf.to_yaml(cfg), dataset_name=ds["name"],
                             dataset_path=ds["path"], dataset_digest=digest, context=split["evaluate"],
                             log_text=t["log_text"])
