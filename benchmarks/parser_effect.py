@@ -18,14 +18,13 @@ import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from harness import metrics, parsing  # noqa: E402
 from harness.cell import task_of  # noqa: E402
-from harness.config import register  # noqa: E402
+from harness.config import register, typed  # noqa: E402
 
 
 def main() -> None:
@@ -34,9 +33,8 @@ def main() -> None:
     rows = [json.loads(line) for line in Path(sys.argv[1]).read_text(encoding="utf-8").splitlines()]
     register()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        c = OmegaConf.to_container(compose(config_name="config", overrides=sys.argv[2:]), resolve=True,
-                                   enum_to_str=True)
-    task = task_of(c)
+        conf, _ = typed(compose(config_name="config", overrides=sys.argv[2:]))
+    task = task_of(conf)
     gold = [r["gold"] for r in rows]
     parsed = {}
     for name in ("template", "study"):

@@ -37,7 +37,6 @@ from pathlib import Path
 import psutil
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -47,7 +46,7 @@ from harness.backends import load_backend  # noqa: E402
 from harness.backends.hf import default_dtype  # noqa: E402
 from harness.backends.layout import common_prefix  # noqa: E402
 from harness.cell import prepare, route_of  # noqa: E402
-from harness.config import register  # noqa: E402
+from harness.config import register, typed  # noqa: E402
 
 
 class PeakMemory:
@@ -195,11 +194,11 @@ def bench_route(route: str, args, peak: float) -> dict:
                  f"prompt.shots={args.shots}", f"dataset={args.dataset}", f"dataset.limit={args.docs}",
                  f"model.backend.dtype={args.dtype}"]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        c = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True, enum_to_str=True)
-    cell, reader = prepare(c), route_of(c)
+        conf, _ = typed(compose(config_name="config", overrides=overrides))
+    cell, reader = prepare(conf), route_of(conf)
     read = reader.read(cell.shots + cell.evaluated, cell.language).documents  # as the model reads them
     shots, docs = read[:len(cell.shots)], read[len(cell.shots):]
-    backend = load_backend(c["model"]["backend"])
+    backend = load_backend(conf.model.backend)
     if args.batch_size:
         backend.batch_size = args.batch_size
     n_params = sum(p.numel() for p in backend.model.parameters())
@@ -258,7 +257,7 @@ def bench_route(route: str, args, peak: float) -> dict:
           f"= {results['a']['s'] / least:.1f}x the study's pipeline; with the prefix free (a long run) "
           f"{results['a']['s'] / without_prefix:.1f}x. Score mode runs at {least / results['c']['s']:.0%} of it.")
     if args.ablations:
-        ablations(backend, c["model"]["backend"], cell, reader)
+        ablations(backend, conf.model.backend, cell, reader)
     return {"b/a": speed["b"] / speed["a"], "c/a": speed["c"] / speed["a"], "a-b documents differ": ab_docs}
 
 

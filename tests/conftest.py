@@ -112,16 +112,14 @@ def composed_cell(*overrides: str):
     """The cell the real configs compose to: splits, seeds and examples as
     configured (tests read them from here rather than retyping defaults)."""
     from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
 
     from harness.cell import prepare
-    from harness.config import register
+    from harness.config import register, typed
 
     register()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        c = OmegaConf.to_container(compose(config_name="config", overrides=list(overrides)), resolve=True,
-                                   enum_to_str=True)
-    return prepare(c)
+        conf, _ = typed(compose(config_name="config", overrides=list(overrides)))
+    return prepare(conf)
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from harness import pipeline
 from harness.backends import hf
 from harness.backends.hf import TransformersBackend
 from harness.cell import prepare, route_of
-from harness.config import register
+from harness.config import register, typed
 
 pytestmark = pytest.mark.slow
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -28,9 +27,9 @@ def cell():
     register()
     overrides = ["route=reference", "prompt.shots=1", "dataset.limit=5"]  # English text: short prompts
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        c = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True)
-    cell = prepare(c)
-    read = route_of(c).read(cell.shots + cell.evaluated, cell.language).documents
+        conf, _ = typed(compose(config_name="config", overrides=overrides))
+    cell = prepare(conf)
+    read = route_of(conf).read(cell.shots + cell.evaluated, cell.language).documents
     return replace(cell, shots=read[:len(cell.shots)], evaluated=read[len(cell.shots):])
 
 

@@ -7,11 +7,10 @@ import json
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from harness import protocol
 from harness.cell import protocol_settings, task_of
-from harness.config import register
+from harness.config import register, typed
 
 from .conftest import CONF
 
@@ -21,10 +20,8 @@ STUDY = ["+experiment=reference_study"]
 def _settings(*overrides: str, generation_config: bool = True) -> protocol.Settings:
     register()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        c = OmegaConf.to_container(compose(config_name="config", overrides=list(overrides)), resolve=True,
-                                   enum_to_str=True)
-    shots = c["prompt"]["shots"]
-    return protocol_settings(c, task_of(c), shots, generation_config)
+        conf, _ = typed(compose(config_name="config", overrides=list(overrides)))
+    return protocol_settings(conf, task_of(conf), conf.prompt.shots, generation_config)
 
 
 def test_the_study_experiment_departs_in_nothing():
@@ -86,10 +83,9 @@ def test_marked_examples_are_the_fixed_set(tmp_path, demo_rows):
                             for r in demo_rows), encoding="utf-8")
     register()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        c = OmegaConf.to_container(compose(config_name="config", overrides=[
-            *STUDY, f"dataset.path={path}", "dataset.columns.is_example=example", "prompt.selection=fixed"]),
-            resolve=True, enum_to_str=True)
-    cell = prepare(c)
+        conf, _ = typed(compose(config_name="config", overrides=[
+            *STUDY, f"dataset.path={path}", "dataset.columns.is_example=example", "prompt.selection=fixed"]))
+    cell = prepare(conf)
     assert {d.id for d in cell.shots} == marked
     assert all(cell.split_of[i] == "pool" for i in marked)
     assert len(cell.evaluated) == len(demo_rows)  # split.evaluate=all: the examples are scored too

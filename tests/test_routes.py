@@ -1,7 +1,6 @@
 """Routes are components: a new one is a class and a YAML file, chosen with
 `route=`; and a cell that allows downloads leaves the next cell offline."""
 
-import sys
 
 import mlflow
 import pytest
@@ -9,7 +8,6 @@ from hydra import compose, initialize_config_dir
 
 from harness.config import register
 from harness.errors import HarnessError
-from harness.records import Document
 from harness.routes import Reading, Route, with_texts
 
 from .conftest import CONF, DEMO, ROOT, run_harness

@@ -1,129 +1,133 @@
-"""A grid cell from a resolved config: the task, the documents, the split
-and the examples. Shared by `harness`, `harness-tune` and the benchmark."""
+"""A grid cell from the typed config: the task, the documents, the split,
+the examples and the route. Shared by `harness`, `harness-tune` and the
+benchmark."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from . import data, protocol, splits
-from .config import PromptLanguage
+from .config import AnswerFormat, Config, Evaluate, FeaturesConf, Parser, PromptConf, PromptLanguage, Selection
 from .errors import HarnessError
 from .prompts import pick_language
 from .records import Cell, Document, Task
 from .routes import Route, Translator, build_route, route_class
 
 
-def _feature_names(entries: list[dict], language: str) -> list[str]:
-    missing = [f["key"] for f in entries if language not in f["names"]]
+def _feature_names(features: FeaturesConf, language: str) -> list[str]:
+    missing = [f.key for f in features.entries if language not in f.names]
     if missing:
         raise HarnessError(f"features: no {language!r} name for {', '.join(missing)} (features.entries[].names)")
-    return [f["names"][language] for f in entries]
+    return [f.names[language] for f in features.entries]
 
 
-def _template_names(features: dict[str, Any], names: list[str], language: str) -> list[str]:
+def _template_names(features: FeaturesConf, names: list[str], language: str) -> list[str]:
     """The fields as the empty template spells them: features.template_names where given, else the names."""
-    keys = [f["key"] for f in features["entries"]]
-    unknown = sorted(set(features["template_names"]) - set(keys))
+    keys = [f.key for f in features.entries]
+    unknown = sorted(set(features.template_names) - set(keys))
     if unknown:
         raise HarnessError(f"features.template_names names {', '.join(unknown)}, which the feature set does not "
                            f"have (features: {', '.join(keys)})")
-    return [features["template_names"].get(k, {}).get(language, n) for k, n in zip(keys, names)]
+    return [features.template_names.get(k, {}).get(language, n) for k, n in zip(keys, names)]
 
 
-def task_of(c: dict[str, Any]) -> Task:
-    """What to extract and how to ask, from the resolved config."""
-    route, prompt, entries = c["route"], c["prompt"], c["features"]["entries"]
-    if (prompt["parser"] == "json") != (prompt["format"] == "json"):
-        raise HarnessError(f"prompt.parser={prompt['parser']} cannot read prompt.format={prompt['format']} answers "
-                           "(json answers need parser json; template answers need template or study)")
-    read_language = c["dataset"]["language"] if route_class(route["_target_"]).reads_source else "en"
-    prompt_language = read_language if PromptLanguage(route["prompt_language"]) is PromptLanguage.source else "en"
-    names = _feature_names(entries, prompt_language)
+def task_of(conf: Config) -> Task:
+    """What to extract and how to ask."""
+    prompt = conf.prompt
+    if (prompt.parser is Parser.json) != (prompt.format is AnswerFormat.json):
+        raise HarnessError(f"prompt.parser={prompt.parser.value} cannot read prompt.format={prompt.format.value} "
+                           "answers (json answers need parser json; template answers need template or study)")
+    read_language = conf.dataset.language if route_class(conf.route._target_).reads_source else "en"
+    prompt_language = read_language if conf.route.prompt_language is PromptLanguage.source else "en"
+    names = _feature_names(conf.features, prompt_language)
     return Task(
-        keys=tuple(f["key"] for f in entries), names=tuple(names),
-        template_names=tuple(_template_names(c["features"], names, prompt_language)),
-        fmt=prompt["format"], parser=prompt["parser"], style=prompt["template_style"], mode=prompt["mode"],
+        keys=tuple(f.key for f in conf.features.entries), names=tuple(names),
+        template_names=tuple(_template_names(conf.features, names, prompt_language)),
+        fmt=prompt.format, parser=prompt.parser, style=prompt.template_style, mode=prompt.mode,
         language=read_language, prompt_language=prompt_language,
-        system=pick_language(prompt["system"], prompt_language, f"prompt={prompt['name']} system"),
-        lead_in=pick_language(prompt["lead_in"], prompt_language, f"prompt={prompt['name']} lead_in"),
+        system=pick_language(prompt.system, prompt_language, f"prompt={prompt.name} system"),
+        lead_in=pick_language(prompt.lead_in, prompt_language, f"prompt={prompt.name} lead_in"),
     )
 
 
-def select_shots(documents: list[Document], split_of: dict[str, str], prompt: dict[str, Any],
-                 keys: tuple[str, ...], seed: int) -> list[Document]:
-    pool = [d for d in documents if split_of[d.id] == "pool"]
-    selection = prompt["selection"]
-    if selection == "random":
-        return splits.random_shots(pool, prompt["shots"], seed)
-    if selection == "balanced":
-        return splits.balanced_shots(pool, prompt["shots"], keys, seed)
-    if selection == "fixed":
-        if prompt["shot_ids"]:
-            return splits.fixed_shots(documents, split_of, prompt["shot_ids"], "prompt.shot_ids")
-        marked = [d for d in documents if d.is_example]
-        if not marked:
-            raise HarnessError("prompt.selection=fixed needs prompt.shot_ids=[...] or a dataset column marking the "
-                               "examples (dataset.columns.is_example), with at least one marked row")
-        return marked
-    path = prompt["selection_file"]
+def _tuned_ids(path: str | None) -> list[str]:
     if not path or not Path(path).is_file():
         raise HarnessError(f"prompt.selection=tuned needs prompt.selection_file naming a file harness-tune "
                            f"wrote (got {path!r})")
     try:
-        ids = json.loads(Path(path).read_text(encoding="utf-8"))["ids"]
+        return json.loads(Path(path).read_text(encoding="utf-8"))["ids"]
     except (ValueError, KeyError, TypeError):
         raise HarnessError(f"{path}: not a selection file (a JSON object with an \"ids\" list)") from None
-    return splits.fixed_shots(documents, split_of, ids, path)
 
 
-def prepare(c: dict[str, Any]) -> Cell:
+def _marked(documents: list[Document]) -> list[Document]:
+    marked = [d for d in documents if d.is_example]
+    if not marked:
+        raise HarnessError("prompt.selection=fixed needs prompt.shot_ids=[...] or a dataset column marking the "
+                           "examples (dataset.columns.is_example), with at least one marked row")
+    return marked
+
+
+def select_shots(documents: list[Document], split_of: dict[str, str], prompt: PromptConf,
+                 keys: tuple[str, ...], seed: int) -> list[Document]:
+    pool = [d for d in documents if split_of[d.id] == "pool"]
+    if prompt.selection is Selection.random:
+        return splits.random_shots(pool, prompt.shots, seed)
+    if prompt.selection is Selection.balanced:
+        return splits.balanced_shots(pool, prompt.shots, keys, seed)
+    if prompt.selection is Selection.fixed and not prompt.shot_ids:
+        return _marked(documents)
+    if prompt.selection is Selection.fixed:
+        return splits.fixed_shots(documents, split_of, prompt.shot_ids, "prompt.shot_ids")
+    path = prompt.selection_file
+    return splits.fixed_shots(documents, split_of, _tuned_ids(path), str(path))
+
+
+def prepare(conf: Config) -> Cell:
     """Load and validate the data, split it and draw the examples: every
     check that bad input can fail, before any model or run exists."""
-    task = task_of(c)
-    ds, route, split, prompt = c["dataset"], c["route"], c["split"], c["prompt"]
-    columns = ds["columns"]
-    if route_class(route["_target_"]).needs_reference and not columns["reference"]:
-        raise HarnessError(f"route={route['name']} needs dataset.columns.reference (dataset={ds['name']} has none)")
+    task = task_of(conf)
+    ds, split = conf.dataset, conf.split
+    columns, needs_reference = ds.columns, route_class(conf.route._target_).needs_reference
+    if needs_reference and not columns.reference:
+        raise HarnessError(f"route={conf.route.name} needs dataset.columns.reference (dataset={ds.name} has none)")
     documents, skipped = data.load_documents(
-        ds["path"], id_column=columns["id"], text_column=columns["text"], reference_column=columns["reference"],
-        label_columns=data.label_columns_for(task.keys, columns["labels"]), example_column=columns["is_example"],
-        empty_text=ds["empty_text"],
+        ds.path, id_column=columns.id, text_column=columns.text, reference_column=columns.reference,
+        label_columns=data.label_columns_for(task.keys, columns.labels), example_column=columns.is_example,
+        empty_text=ds.empty_text,
     )
-    if route_class(route["_target_"]).needs_reference:
-        lacking = [d.id for d in documents if d.reference is None]
-        if lacking:
-            raise HarnessError(f"route={route['name']}: document {lacking[0]} has no reference translation in "
-                               f"{ds['path']} ({len(lacking)} documents lack one; dataset.columns.reference)")
-    split_of = splits.split_ids([d.id for d in documents], pool=split["pool"], dev=split["dev"], seed=split["seed"],
+    lacking = [d.id for d in documents if d.reference is None] if needs_reference else []
+    if lacking:
+        raise HarnessError(f"route={conf.route.name}: document {lacking[0]} has no reference translation in "
+                           f"{ds.path} ({len(lacking)} documents lack one; dataset.columns.reference)")
+    split_of = splits.split_ids([d.id for d in documents], pool=split.pool, dev=split.dev, seed=split.seed,
                                 examples=[d.id for d in documents if d.is_example])
-    evaluated = splits.evaluated_split(documents, split_of, split["evaluate"])[: ds["limit"]]
-    shots = select_shots(documents, split_of, prompt, task.keys, c["seed"])
+    evaluated = splits.evaluated_split(documents, split_of, split.evaluate)[: ds.limit]
+    shots = select_shots(documents, split_of, conf.prompt, task.keys, conf.seed)
     return Cell(task=task, documents=documents, split_of=split_of, evaluated=evaluated, shots=shots,
-                language=ds["language"], scores_examples=split["evaluate"] == "all", skipped_empty=skipped)
+                language=ds.language, scores_examples=split.evaluate is Evaluate.all, skipped_empty=skipped)
 
 
-def uses_translator(c: dict[str, Any]) -> bool:
+def uses_translator(conf: Config) -> bool:
     """Whether the cell's route translates (else the translator group is not part of the cell)."""
-    return route_class(c["route"]["_target_"]).needs_translator
+    return route_class(conf.route._target_).needs_translator
 
 
-def route_of(c: dict[str, Any]) -> Route:
+def route_of(conf: Config) -> Route:
     """The cell's route, built (a translating route loads its translator)."""
-    tr = c.get("translator")
-    translator = Translator(name=tr["model"]["name"], backend=tr["model"]["backend"], system=tr["system"],
-                            language_names=tr["language_names"], cache=tr["cache"]) if uses_translator(c) else None
-    return build_route(c["route"]["_target_"], translator)
+    tr = conf.translator
+    translator = Translator(name=tr.model.name, backend=tr.model.backend, system=tr.system,
+                            language_names=tr.language_names, cache=tr.cache) if uses_translator(conf) else None
+    return build_route(conf.route._target_, translator)
 
 
-def protocol_settings(c: dict[str, Any], task: Task, shots: int, generation_config: bool) -> protocol.Settings:
+def protocol_settings(conf: Config, task: Task, shots: int, generation_config: bool) -> protocol.Settings:
     """The run's choice for each element of the reference protocol.
     `generation_config`: the backend decodes greedily with the model's
     generation config applied (as the study's pipeline did)."""
     return protocol.Settings(
         parser=task.parser, fmt=task.fmt, style=task.style, names=task.names, template_names=task.template_names,
         prompt_language=task.prompt_language, mode=task.mode, generation_config=generation_config,
-        max_new_tokens=c["model"]["backend"].get("max_new_tokens"), evaluate=c["split"]["evaluate"],
-        limit=c["dataset"]["limit"], selection=c["prompt"]["selection"], shots=shots,
-        translated=uses_translator(c))
+        max_new_tokens=conf.model.backend.get("max_new_tokens"), evaluate=conf.split.evaluate,
+        limit=conf.dataset.limit, selection=conf.prompt.selection, shots=shots, translated=uses_translator(conf))

@@ -9,13 +9,13 @@ import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from . import __version__, names
-from .config import PROJECT_ROOT, register
+from .config import PROJECT_ROOT, Mode, Selection, register, typed
 from .errors import exit_on_user_error
 
 log = logging.getLogger("harness")
@@ -53,46 +53,46 @@ def _run_config(cfg: DictConfig) -> float:
     """Resume, naming and tracking around `pipeline.run_cell`."""
     from .cell import prepare, protocol_settings, route_of, uses_translator
 
-    c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # plain values from here on
-    model, route, prompt, ds, split = c["model"], c["route"], c["prompt"], c["dataset"], c["split"]
+    conf, c = typed(cfg)  # typed values below; plain ones for params and the config hash
+    model, route, prompt, ds, split = conf.model, conf.route, conf.prompt, conf.dataset, conf.split
     c.pop("tune", None)
-    if not uses_translator(c):
+    if not uses_translator(conf):
         c.pop("translator")  # not part of this cell: keeps it out of the params and the config hash
 
     # Everything that can fail on bad input fails here, before a run exists, and
     # bad data or config before the slow imports (torch, transformers, MLflow).
-    cell = prepare(c)
+    cell = prepare(conf)
     from transformers import set_seed
 
     from . import data, pipeline, protocol, tracking
     from .backends import load_backend
     from .report import route_effects
 
-    set_seed(c["seed"])
+    set_seed(conf.seed)
     task, split_of, evaluated, shots = cell.task, cell.split_of, cell.evaluated, cell.shots
-    reader = route_of(c)
-    backend = load_backend(model["backend"])
+    reader = route_of(conf)
+    backend = load_backend(model.backend)
     pipeline.answering(task, backend)  # can it answer this task at all (score mode)?
 
-    t = c["tracking"]
+    t = conf.tracking
     cell_hash = tracking.config_hash({**c, "shot_ids": [d.id for d in shots]})  # a tuned file's ids may change
     checkpoint = None
-    if c["resume"]:
-        finished, stale = tracking.previous_runs(t["uri"], t["experiment"], cell_hash)
+    if conf.resume:
+        finished, stale = tracking.previous_runs(t.uri, t.experiment, cell_hash)
         if finished:
-            log.info("skipping %s|%s|%dshot: finished as run %s (resume=false reruns it)", model["name"],
-                     route["name"], len(shots), finished)
+            log.info("skipping %s|%s|%dshot: finished as run %s (resume=false reruns it)", model.name,
+                     route.name, len(shots), finished)
             return tracking.finished_metric(finished, "median/macro_f1")
         tracking.mark_failed(stale)
-        checkpoint = Path(t["checkpoints"]) / f"{cell_hash}.jsonl"
-    digest = data.file_digest(ds["path"])
+        checkpoint = Path(t.checkpoints) / f"{cell_hash}.jsonl"
+    digest = data.file_digest(ds.path)
     k = len(shots)
-    settings = protocol_settings(c, task, k, backend.applies_generation_config)
+    settings = protocol_settings(conf, task, k, backend.applies_generation_config)
     departures = protocol.departures(settings)
     named = {
-        names.MODEL: model["name"], names.ROUTE: route["name"], names.PROMPT: prompt["name"],
-        names.MODE: prompt["mode"], names.SHOTS: k, names.SELECTION: prompt["selection"], names.SEED: c["seed"],
-        names.DATASET: ds["name"], names.DATASET_DIGEST: digest, names.PROTOCOL: protocol.protocol_name(settings),
+        names.MODEL: model.name, names.ROUTE: route.name, names.PROMPT: prompt.name,
+        names.MODE: prompt.mode.value, names.SHOTS: k, names.SELECTION: prompt.selection.value, names.SEED: conf.seed,
+        names.DATASET: ds.name, names.DATASET_DIGEST: digest, names.PROTOCOL: protocol.protocol_name(settings),
         names.PROTOCOL_DEPARTURES: ",".join(departures),
         names.PROTOCOL_UNVERIFIABLE: ",".join(protocol.unverifiable(settings)), names.CONFIG_HASH: cell_hash,
         "harness_version": __version__, "git_commit": tracking.git_commit(),
@@ -100,31 +100,29 @@ def _run_config(cfg: DictConfig) -> float:
         names.COMPARISON_KEY: tracking.config_hash({key: value for key, value in c.items()
                                                     if key not in ("route", "translator")}),
     }
-    tags = {"model": model["name"], "family": model["family"], "params_b": str(model["params_b"]),
-            "route": route["name"], "language": ds["language"], "shots": str(k), "selection": prompt["selection"],
-            "mode": prompt["mode"], names.PROTOCOL: named[names.PROTOCOL], **c["tracking"]["tags"]}
+    tags = {"model": model.name, "family": model.family, "params_b": str(model.params_b), "route": route.name,
+            "language": ds.language, "shots": str(k), "selection": prompt.selection.value, "mode": prompt.mode.value,
+            names.PROTOCOL: named[names.PROTOCOL], **t.tags}
     # model|route|kshot, plus what departs from the defaults, so a sweep's runs read apart in the UI.
-    run_name = "|".join([model["name"], route["name"], f"{k}shot",
-                         *([prompt["selection"]] if prompt["selection"] != "random" else []),
-                         *([prompt["mode"]] if prompt["mode"] != "generate" else [])])
-    with tracking.tracked_run(uri=t["uri"], experiment=t["experiment"], artifact_location=t["artifact_location"],
-                              run_name=run_name,
-                              params={**tracking.flatten(c), **named}, tags=tags,
-                              system_metrics=t["system_metrics"]) as run_id:
-        log.info("run %s: %s on %d %s documents of %s; protocol %s%s", run_id, model["name"], len(evaluated),
-                 split["evaluate"], ds["name"], named[names.PROTOCOL],
+    run_name = "|".join([model.name, route.name, f"{k}shot",
+                         *([prompt.selection.value] if prompt.selection is not Selection.random else []),
+                         *([prompt.mode.value] if prompt.mode is not Mode.generate else [])])
+    with tracking.tracked_run(uri=t.uri, experiment=t.experiment, artifact_location=t.artifact_location,
+                              run_name=run_name, params={**tracking.flatten(c), **named}, tags=tags,
+                              system_metrics=t.system_metrics) as run_id:
+        log.info("run %s: %s on %d %s documents of %s; protocol %s%s", run_id, model.name, len(evaluated),
+                 split.evaluate.value, ds.name, named[names.PROTOCOL],
                  f" (departs in {', '.join(departures)})" if departures else "")
-        result = pipeline.run_cell(cell, backend, reader, chunk_size=c["chunk_size"], checkpoint=checkpoint)
+        result = pipeline.run_cell(cell, backend, reader, chunk_size=conf.chunk_size, checkpoint=checkpoint)
         result.metrics["data/skipped_empty"] = float(cell.skipped_empty)
         if result.translations is not None:
             read = list({d.id: d for d in shots + evaluated}.values())  # split.evaluate=all: shots are evaluated too
-            tracking.log_translations(read, result.translations, split_of, t["log_text"])
-        tracking.log_result(result, config_yaml=OmegaConf.to_yaml(cfg), dataset_name=ds["name"],
-                            dataset_path=ds["path"], dataset_digest=digest, context=split["evaluate"],
-                            log_text=t["log_text"])
-        for other, rows, delta in route_effects(route["name"], result.per_feature, result.metrics["median/macro_f1"],
+            tracking.log_translations(read, result.translations, split_of, t.log_text)
+        tracking.log_result(result, config_yaml=OmegaConf.to_yaml(cfg), dataset_name=ds.name, dataset_path=ds.path,
+                            dataset_digest=digest, context=split.evaluate.value, log_text=t.log_text)
+        for other, rows, delta in route_effects(route.name, result.per_feature, result.metrics["median/macro_f1"],
                                                 tracking.cell_runs(named[names.COMPARISON_KEY])):
-            tracking.log_route_effect(route["name"], other, rows, delta)
+            tracking.log_route_effect(route.name, other, rows, delta)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)  # the run holds everything now
     m = result.metrics

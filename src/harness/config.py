@@ -1,6 +1,7 @@
 """Config schema. YAML under conf/ holds the values; these dataclasses give
 them types, so a misspelt key or a wrong type fails at composition with
-Hydra's own message. Nothing below the entry points sees these objects."""
+Hydra's own message. The entry points turn the composed config into these
+dataclasses (`typed`) and pass them down; nothing below sees a DictConfig."""
 
 from __future__ import annotations
 
@@ -213,3 +214,14 @@ def register() -> None:
     # A dataset is named after its file unless dataset.name says otherwise, so a
     # run on dataset.path=calls.jsonl is not logged under the demo's name.
     OmegaConf.register_new_resolver("file_stem", lambda path: Path(str(path)).stem, replace=True)
+
+
+def typed(cfg: Any) -> tuple[Config, dict[str, Any]]:
+    """The composed config as the schema's dataclasses and Enums, and as plain
+    values (params, config hash). Backend arguments stay plain values in both:
+    they are a backend's constructor arguments."""
+    plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    conf = OmegaConf.to_object(cfg)
+    conf.model.backend = plain["model"]["backend"]
+    conf.translator.model.backend = plain["translator"]["model"]["backend"]
+    return conf, plain

@@ -13,6 +13,7 @@ import unicodedata
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
+from .config import EmptyText
 from .errors import HarnessError
 from .records import Document
 
@@ -109,7 +110,7 @@ def load_documents(
     label_columns: Mapping[str, str],
     reference_column: Optional[str] = None,
     example_column: Optional[str] = None,
-    empty_text: str = "error",
+    empty_text: EmptyText | str = EmptyText.error,
 ) -> tuple[list[Document], int]:
     """Read and validate every row. `label_columns` maps feature key -> column;
     `example_column`, if given, is a boolean column marking examples.
@@ -145,7 +146,7 @@ def load_documents(
         seen[doc_id] = row_no
         text = row[text_column]
         if _is_blank(text):
-            if empty_text == "skip":
+            if EmptyText(empty_text) is EmptyText.skip:
                 skipped += 1
                 continue
             raise HarnessError(f"{where}, column {text_column!r}: empty transcript (id {doc_id!r}); "

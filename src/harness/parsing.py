@@ -13,6 +13,8 @@ import json
 import re
 from typing import Optional, Sequence
 
+from .config import Parser
+
 _JSON_VALUES = {"true": True, "false": False}
 
 
@@ -77,15 +79,16 @@ def parse_json(text: str, names: Sequence[str]) -> list[Optional[bool]]:
     return out
 
 
-def is_complete(text: str, names: Sequence[str], parser: str) -> bool:
+def is_complete(text: str, names: Sequence[str], parser: Parser | str) -> bool:
     """True once the parse of `text` can no longer change as text is appended."""
-    if parser == "json":
+    parser = Parser(parser)
+    if parser is Parser.json:
         return _first_json_object(text) is not None
-    if parser == "study":
+    if parser is Parser.study:
         # A name's first match cannot move once found (a match starting earlier
         # would already be in the text), nor can the first comma after it.
         return all((at := text.find(n)) >= 0 and text.find(",", at + len(n)) >= 0 for n in names)
     return all(_template_value(text, n)[1] for n in names)
 
 
-PARSERS = {"template": parse_template, "study": parse_study, "json": parse_json}
+PARSERS = {Parser.template: parse_template, Parser.study: parse_study, Parser.json: parse_json}

@@ -14,6 +14,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from . import checkpoint as checkpoint_store
 from . import metrics, parsing
+from .config import Mode
 from .backends import Backend
 from .errors import HarnessError
 from .prompts import answer_regex, build_messages, filled_template, score_template, template_draft
@@ -27,7 +28,7 @@ def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Do
     examples = [(s.text, [s.labels[k] for k in task.keys]) for s in shots]
     complete = partial(parsing.is_complete, names=task.names, parser=task.parser)
     template = score_template(task.names, task.fmt, task.style)
-    score = template if task.mode == "score" else None
+    score = template if task.mode is Mode.score else None
     draft = partial(template_draft, spec=template)
     regex = answer_regex(task.names, task.fmt, task.style)
     return [Request(doc_id=doc.id, text=doc.text, language=task.language, is_complete=complete, draft=draft,
@@ -59,9 +60,10 @@ def answering(task: Task, backend: Backend) -> Callable[[Sequence[Request]], lis
     if backend.predicts_labels:
         return backend.classify
     if task.mode not in backend.modes:
-        raise HarnessError(f"prompt.mode={task.mode}: {type(backend).__name__} answers only "
-                           f"{', '.join(sorted(backend.modes))} (score mode needs the transformers backend)")
-    return backend.score if task.mode == "score" else backend.generate
+        raise HarnessError(f"prompt.mode={task.mode.value}: {type(backend).__name__} answers only "
+                           f"{', '.join(sorted(m.value for m in backend.modes))} (score mode needs the "
+                           "transformers backend)")
+    return backend.score if task.mode is Mode.score else backend.generate
 
 
 def run_cell(
@@ -130,7 +132,7 @@ def run(
             on_chunk([to_prediction(task, d, split_of[d.id], a) for d, a in zip(documents, answers)])
     predictions = [to_prediction(task, d, split_of[d.id], a) for d, a in zip(documents, answers)]
     per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions], task.keys,
-                                [p.prob for p in predictions] if task.mode == "score" and predictions[0].prob else None)
+                                [p.prob for p in predictions] if task.mode is Mode.score and predictions[0].prob else None)
     summary = metrics.summarize(per_feature, len(predictions))
     summary.update(backend_metrics(backend, answers))
     return RunResult(predictions=predictions, per_feature=per_feature, metrics=summary,

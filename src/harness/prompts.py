@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
+from .config import AnswerFormat, TemplateStyle
 from .errors import HarnessError
 from .records import ScoreSpec
 
@@ -17,49 +18,56 @@ from .records import ScoreSpec
 # joined by ",\n".
 #   braces: `{A: ,\nB: }` and `{A: True,\nB: False}`
 #   study:  `{A: ,\nB: ,}` and `A: True,\nB: False, ` (the reference study's)
+Format = Union[AnswerFormat, str]  # the config's Enum, or its value
+Style = Union[TemplateStyle, str]
 _LAYOUTS = {
-    "braces": {"empty": ("{", "", "}"), "filled": ("{", "", "}")},
-    "study": {"empty": ("{", ",", "}"), "filled": ("", ", ", "")},
+    TemplateStyle.braces: {"empty": ("{", "", "}"), "filled": ("{", "", "}")},
+    TemplateStyle.study: {"empty": ("{", ",", "}"), "filled": ("", ", ", "")},
 }
 
 
-def _lay_out(fields: Sequence[str], style: str, which: str) -> str:
-    opening, last, closing = _LAYOUTS[style][which]
+def _is_json(fmt: Format) -> bool:
+    return AnswerFormat(fmt) is AnswerFormat.json
+
+
+def _lay_out(fields: Sequence[str], style: Style, which: str) -> str:
+    opening, last, closing = _LAYOUTS[TemplateStyle(style)][which]
     return opening + ",\n".join(fields) + last + closing
 
 
-def empty_template(names: Sequence[str], fmt: str, style: str = "braces") -> str:
+def empty_template(names: Sequence[str], fmt: Format, style: Style = TemplateStyle.braces) -> str:
     """The answer skeleton shown in the system message."""
-    if fmt == "json":
+    if _is_json(fmt):
         return json.dumps({n: None for n in names}, ensure_ascii=False)
     return _lay_out([f"{n}: " for n in names], style, "empty")
 
 
-def filled_template(names: Sequence[str], values: Sequence[bool], fmt: str, style: str = "braces") -> str:
+def filled_template(names: Sequence[str], values: Sequence[bool], fmt: Format,
+                    style: Style = TemplateStyle.braces) -> str:
     """A correct answer, as the examples' assistant turns show it."""
-    if fmt == "json":
+    if _is_json(fmt):
         return json.dumps(dict(zip(names, values)), ensure_ascii=False)
     return _lay_out([f"{n}: {v}" for n, v in zip(names, values)], style, "filled")
 
 
-def answer_regex(names: Sequence[str], fmt: str, style: str = "braces") -> str:
+def answer_regex(names: Sequence[str], fmt: Format, style: Style = TemplateStyle.braces) -> str:
     """A regular expression matching exactly the well-formed answers."""
-    if fmt == "json":
+    if _is_json(fmt):
         items = [re.escape(json.dumps(n, ensure_ascii=False)) + r": (true|false)" for n in names]
         return r"\{" + ", ".join(items) + r"\}"
-    opening, last, closing = (re.escape(part) for part in _LAYOUTS[style]["filled"])
+    opening, last, closing = (re.escape(part) for part in _LAYOUTS[TemplateStyle(style)]["filled"])
     return opening + r",\n".join(re.escape(n) + r": (True|False)" for n in names) + last + closing
 
 
-def score_template(names: Sequence[str], fmt: str, style: str = "braces") -> ScoreSpec:
+def score_template(names: Sequence[str], fmt: Format, style: Style = TemplateStyle.braces) -> ScoreSpec:
     """The answer as score mode feeds it: the false word at every field (the
     majority answer, so later fields see the likeliest context), with the
     character span of each value."""
-    true_word, false_word = ("true", "false") if fmt == "json" else ("True", "False")
+    true_word, false_word = ("true", "false") if _is_json(fmt) else ("True", "False")
     text = filled_template(names, [False] * len(names), fmt, style)
     spans, at = [], 0
     for name in names:
-        at = text.index(false_word, text.index(json.dumps(name, ensure_ascii=False) if fmt == "json" else name, at))
+        at = text.index(false_word, text.index(json.dumps(name, ensure_ascii=False) if _is_json(fmt) else name, at))
         spans.append((at, at + len(false_word)))
         at += len(false_word)
     return ScoreSpec(text=text, spans=tuple(spans), true_word=true_word, false_word=false_word)
@@ -99,10 +107,10 @@ def build_messages(
     system: str,
     lead_in: str,
     names: Sequence[str],
-    fmt: str,
+    fmt: Format,
     shots: Sequence[tuple[str, Sequence[bool]]],
     query: str,
-    style: str = "braces",
+    style: Style = TemplateStyle.braces,
     template_names: Optional[Sequence[str]] = None,
 ) -> tuple[dict[str, str], ...]:
     """System rules + empty template, then each example as a user/assistant

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from .config import AnswerFormat, Evaluate, Mode, Parser, Selection, TemplateStyle
+
 # The study's field names, in its order: as its example answers and its parser spell them.
 STUDY_NAMES: dict[str, tuple[str, ...]] = {
     "en": ("Patient requested a doctor's visit", "Psychiatric and psychological complaints", "Sleep disorders",
@@ -35,18 +37,18 @@ STUDY_MAX_NEW_TOKENS = 512
 class Settings:
     """What a run does, for each element of the protocol."""
 
-    parser: str  # prompt.parser
-    fmt: str  # prompt.format
-    style: str  # prompt.template_style
+    parser: Parser
+    fmt: AnswerFormat
+    style: TemplateStyle
     names: tuple[str, ...]  # field names in the answers (prompt language)
     template_names: tuple[str, ...]  # field names in the empty template
     prompt_language: str
-    mode: str  # prompt.mode
+    mode: Mode
     generation_config: bool  # the backend decodes greedily with the model's generation config applied
     max_new_tokens: Optional[int]
-    evaluate: str  # split.evaluate
+    evaluate: Evaluate
     limit: Optional[int]  # dataset.limit
-    selection: str  # prompt.selection
+    selection: Selection
     shots: int
     translated: bool  # route=translate: the model reads a translation
 
@@ -55,17 +57,17 @@ def departures(s: Settings) -> list[str]:
     """The elements where the run departs from the study, sorted."""
     differs = {
         # `Name: True,` one a line without braces, under an empty template `{Name: ,\n...,}`
-        "answer_format": s.fmt != "template" or s.style != "study",
+        "answer_format": s.fmt is not AnswerFormat.template or s.style is not TemplateStyle.study,
         # pipeline("text-generation", do_sample=False): greedy, the model's generation config still applied
-        "decoding": s.mode != "generate" or not s.generation_config,
+        "decoding": s.mode is not Mode.generate or not s.generation_config,
         "field_names": (s.names != STUDY_NAMES.get(s.prompt_language)
                         or s.template_names != STUDY_TEMPLATE_NAMES.get(s.prompt_language)),
         "max_new_tokens": s.max_new_tokens != STUDY_MAX_NEW_TOKENS,
-        "parser": s.parser != "study",
+        "parser": s.parser is not Parser.study,
         # every document was prompted and scored, its examples included
-        "scored_set": s.evaluate != "all" or s.limit is not None,
+        "scored_set": s.evaluate is not Evaluate.all or s.limit is not None,
         # one set of examples for every document (the study's own file is not published)
-        "selection": s.selection not in ("random", "fixed"),
+        "selection": s.selection not in (Selection.random, Selection.fixed),
         "shots": s.shots != STUDY_SHOTS,
     }
     return sorted(name for name, departs in differs.items() if departs)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Union
 
+from .config import AnswerFormat, Mode, Parser, TemplateStyle
+
 
 @dataclass(frozen=True)
 class Document:
@@ -90,19 +92,24 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Task:
-    """What to extract and how to ask, as plain values."""
+    """What to extract and how to ask. The answer settings are the config's
+    Enums (plain strings are accepted and converted)."""
 
     keys: tuple[str, ...]  # feature keys, in template order
     names: tuple[str, ...]  # the same features' names in the prompt language
-    fmt: str  # answer format: "template" or "json"
+    fmt: AnswerFormat  # template or json
     system: str  # system message, holds {template}
     lead_in: str  # user turn, holds {text}
     language: str = "en"  # language of the text the model reads
     prompt_language: str = "en"  # language of the instructions and field names
-    mode: str = "generate"  # or "score"
-    parser: str = "template"  # parsing.PARSERS key: "template", "study" or "json"
-    style: str = "braces"  # template layout (prompts._LAYOUTS): "braces" or "study"
+    mode: Mode = Mode.generate
+    parser: Parser = Parser.template  # which of parsing.PARSERS reads the answers
+    style: TemplateStyle = TemplateStyle.braces  # template layout (prompts._LAYOUTS)
     template_names: tuple[str, ...] = ()  # the fields as the empty template spells them (default: names)
+
+    def __post_init__(self) -> None:
+        for name, kind in (("fmt", AnswerFormat), ("mode", Mode), ("parser", Parser), ("style", TemplateStyle)):
+            object.__setattr__(self, name, kind(getattr(self, name)))
 
 
 @dataclass(frozen=True)

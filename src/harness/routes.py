@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Optional, Sequence
 
+from .config import Mode
 from .errors import HarnessError
 from .records import Document
 
@@ -79,7 +80,7 @@ class Translation(Route):
 
         self.settings = translator
         self.backend = load_backend(translator.backend)
-        if self.backend.predicts_labels or "generate" not in self.backend.modes:
+        if self.backend.predicts_labels or Mode.generate not in self.backend.modes:
             raise HarnessError(f"translator.model={translator.name}: {type(self.backend).__name__} does not write "
                                "text, so it cannot translate")
 

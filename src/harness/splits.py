@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
+from .config import Evaluate
 from .errors import HarnessError
 from .records import Document
 
@@ -26,12 +27,14 @@ def split_ids(ids: Sequence[str], *, pool: float, dev: float, seed: int,
                for i, doc_id in enumerate(order)}, **{doc_id: "pool" for doc_id in marked}}
 
 
-def evaluated_split(documents: Sequence[Document], assignment: dict[str, str], evaluate: str) -> list[Document]:
+def evaluated_split(documents: Sequence[Document], assignment: dict[str, str],
+                    evaluate: Evaluate | str) -> list[Document]:
     """The documents a run scores: one split, every non-pool document, or all
     of them (the examples too)."""
-    if evaluate == "all":
+    evaluate = Evaluate(evaluate)
+    if evaluate is Evaluate.all:
         return list(documents)
-    wanted = {"dev", "test"} if evaluate == "nonpool" else {evaluate}
+    wanted = {"dev", "test"} if evaluate is Evaluate.nonpool else {evaluate.value}
     return [d for d in documents if assignment[d.id] in wanted]
 
 

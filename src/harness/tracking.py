@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import mlflow
 
 from . import names
+from .config import LogText
 from .errors import HarnessError
 from .records import RunResult
 
@@ -38,11 +39,11 @@ def redact(key: str, value: Any) -> Any:
     return _URI_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
 
 
-def text_for_log(text: Optional[str], mode: str) -> Optional[str]:
+def text_for_log(text: Optional[str], mode: LogText | str) -> Optional[str]:
     """A transcript, translation or answer as tracking.log_text allows it."""
-    if text is None or mode == "full":
+    if text is None or LogText(mode) is LogText.full:
         return text
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16] if mode == "hashed" else None
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16] if LogText(mode) is LogText.hashed else None
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -276,7 +277,7 @@ def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, datase
     mlflow.log_metrics(result.metrics)
     mlflow.log_text(predictions_jsonl(result, log_text), names.PREDICTIONS)
     prompt = result.example_prompt
-    if log_text != "full":  # keep the prompt's shape, not its transcripts
+    if LogText(log_text) is not LogText.full:  # keep the prompt's shape, not its transcripts
         for text in sorted(result.example_texts, key=len, reverse=True):
             prompt = prompt.replace(text, f"<{text_for_log(text, log_text) or 'transcript'}>")
     mlflow.log_text(per_feature_csv(result.per_feature), "per_feature.csv")

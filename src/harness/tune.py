@@ -18,14 +18,14 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import hydra
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from . import names
 from .cli import CONF_DIR, run_config
-from .config import register
+from .config import Evaluate, Selection, register, typed
 from .errors import HarnessError, exit_on_user_error
 
 log = logging.getLogger("harness.tune")
@@ -141,30 +141,32 @@ def tune_config(cfg: DictConfig) -> float:
     from .backends import load_backend
     from .cell import prepare, route_of
 
-    c: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    t = c.pop("tune")
-    cell = prepare({**c, "split": {**c["split"], "evaluate": "dev"}, "dataset": {**c["dataset"], "limit": t["dev_limit"]},
-                    "prompt": {**c["prompt"], "selection": "random", "shots": 0}})
+    conf, plain = typed(cfg)
+    t = conf.tune
+    # Trials read dev only; their examples are drawn here, not by prompt.selection.
+    cell = prepare(replace(conf, split=replace(conf.split, evaluate=Evaluate.dev),
+                           dataset=replace(conf.dataset, limit=t.dev_limit),
+                           prompt=replace(conf.prompt, selection=Selection.random, shots=0)))
     pool = sorted(d.id for d in cell.documents if cell.split_of[d.id] == "pool")
     by_id = {d.id: d for d in cell.documents}
-    k_low, k_high = t["k_range"] or (c["prompt"]["shots"], c["prompt"]["shots"])
+    k_low, k_high = t.k_range or (conf.prompt.shots, conf.prompt.shots)
     if not 0 < k_low <= k_high <= len(pool):
         raise HarnessError(f"tune: k from {k_low} to {k_high} examples, but the pool holds {len(pool)} "
                            "(tune.k_range, prompt.shots)")
-    route = route_of(c)
-    backend = load_backend(c["model"]["backend"])
-    objective_key = f"median/{t['objective']}"
+    route = route_of(conf)
+    backend = load_backend(conf.model.backend)
+    objective_key = f"median/{t.objective.value}"
 
-    sampler = optuna.samplers.TPESampler(seed=c["seed"])
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=t["startup_trials"], n_warmup_steps=1)
-    storage = _storage(t["storage"])
-    with _storage_lock(t["storage"], "schema"):
-        study = optuna.create_study(study_name=t["study"], storage=storage, sampler=sampler,
+    sampler = optuna.samplers.TPESampler(seed=conf.seed)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=t.startup_trials, n_warmup_steps=1)
+    storage = _storage(t.storage)
+    with _storage_lock(t.storage, "schema"):
+        study = optuna.create_study(study_name=t.study, storage=storage, sampler=sampler,
                                     pruner=pruner, direction="maximize", load_if_exists=True)
     pool_docs = [by_id[i] for i in pool]
     baselines = [{"k": k_low, **{f"shot_{i}": d.id for i, d in enumerate(shots)}}
-                 for shots in (splits.random_shots(pool_docs, k_low, c["seed"]),
-                               splits.balanced_shots(pool_docs, k_low, cell.task.keys, c["seed"]))]
+                 for shots in (splits.random_shots(pool_docs, k_low, conf.seed),
+                               splits.balanced_shots(pool_docs, k_low, cell.task.keys, conf.seed))]
 
     def objective(trial: optuna.Trial) -> float:
         k = trial.suggest_int("k", k_low, k_high)
@@ -185,31 +187,31 @@ def tune_config(cfg: DictConfig) -> float:
                     raise optuna.TrialPruned(f"dev {objective_key} {value:.3f} after {len(predictions)} documents")
 
             result = pipeline.run_cell(replace(cell, shots=[by_id[i] for i in ids]), backend, route,
-                                       chunk_size=t["chunk_size"], on_chunk=report)
+                                       chunk_size=t.chunk_size, on_chunk=report)
             value = result.metrics[objective_key]
             tracking.log_metrics({f"dev/{m}": v for m, v in result.metrics.items()
                                   if m.startswith(("median/", "mean/", "missing/"))})
         trial.set_user_attr("shot_ids", ids)
         return value
 
-    tr = c["tracking"]
-    with tracking.study_run(uri=tr["uri"], experiment=tr["experiment"], artifact_location=tr["artifact_location"],
-                            study=t["study"], params={**tracking.flatten({"tune": t}), "model": c["model"]["name"],
-                                                      "route": c["route"]["name"], "dataset": c["dataset"]["name"]}):
+    tr = conf.tracking
+    with tracking.study_run(uri=tr.uri, experiment=tr.experiment, artifact_location=tr.artifact_location,
+                            study=t.study, params={**tracking.flatten({"tune": plain["tune"]}), "model": conf.model.name,
+                                                   "route": conf.route.name, "dataset": conf.dataset.name}):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        run_trials(study, storage, t["storage"], t["n_trials"], objective, t["timeout"], baselines)
+        run_trials(study, storage, t.storage, t.n_trials, objective, t.timeout, baselines)
         completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if not completed:
-            raise HarnessError(f"study {t['study']}: no trial completed (all pruned or failed)")
+            raise HarnessError(f"study {t.study}: no trial completed (all pruned or failed)")
         best = study.best_trial
-        path = Path(t["selection_dir"]) / f"{t['study'].replace('|', '_').replace('/', '_')}.json"
+        path = Path(t.selection_dir) / f"{t.study.replace('|', '_').replace('/', '_')}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"study": t["study"], "ids": best.user_attrs["shot_ids"], "trial": best.number,
+        path.write_text(json.dumps({"study": t.study, "ids": best.user_attrs["shot_ids"], "trial": best.number,
                                     f"dev_{objective_key}": best.value}, indent=1) + "\n", encoding="utf-8")
         tracking.log_study_result({"best_trial": str(best.number), "best_shot_ids": json.dumps(best.user_attrs["shot_ids"])},
                                   {f"best/dev/{objective_key}": best.value, "trials/complete": len(completed)},
                                   str(path))
-    log.info("study %s: best trial %d, dev %s %.3f, examples %s; selection written to %s", t["study"], best.number,
+    log.info("study %s: best trial %d, dev %s %.3f, examples %s; selection written to %s", t.study, best.number,
              objective_key, best.value, best.user_attrs["shot_ids"], path)
 
     # The one look at test: an ordinary run with the tuned selection, tagged with the study.
@@ -217,7 +219,7 @@ def tune_config(cfg: DictConfig) -> float:
     with open_dict(final):
         final.prompt.selection, final.prompt.selection_file = "tuned", str(path)
         final.split.evaluate = "test"
-        final.tracking.tags[names.OPTUNA_STUDY] = t["study"]
+        final.tracking.tags[names.OPTUNA_STUDY] = t.study
     run_config(final)
     return best.value
 

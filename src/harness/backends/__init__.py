@@ -7,6 +7,7 @@ import json
 import logging
 from typing import Any, Mapping, Sequence
 
+from ..config import Mode
 from ..errors import HarnessError
 from ..records import Generation, Labels, Request, Scores
 
@@ -17,7 +18,7 @@ class Backend:
     one answer per request, in order; the backend owns its batching."""
 
     identity = ""  # what decides its outputs (model, weights, dtype): keys the translation cache
-    modes: frozenset[str] = frozenset({"generate"})  # prompt.mode values it answers
+    modes: frozenset[Mode] = frozenset({Mode.generate})  # prompt.mode values it answers
     predicts_labels = False  # answers with feature values directly (`classify`), not text to parse
     applies_generation_config = False  # greedy decoding with the model's generation config, as the study's pipeline
     stats: Mapping[str, float] = {}  # time and token counters since `reset_stats` (time/*, throughput/*)

@@ -28,6 +28,7 @@ from typing import Optional, Sequence
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from ..config import Mode
 from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
 from ..records import Generation, Request, Scores, ScoreSpec
@@ -54,7 +55,7 @@ def default_dtype(device: torch.device) -> str:
 
 
 class TransformersBackend(Backend):
-    modes = frozenset({"generate", "score"})
+    modes = frozenset({Mode.generate, Mode.score})
     applies_generation_config = True  # greedy decoding as pipeline(..., do_sample=False) runs it
 
     def __init__(
