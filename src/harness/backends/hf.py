@@ -34,7 +34,7 @@ from ..models import fingerprint, resolve_model
 from ..records import Generation, Request, Scores, ScoreSpec
 from . import Backend
 from .layout import batch_inputs, common_prefix, static_cache, suffix_positions, widen
-from .processors import greedy_processors
+from .processors import greedy_choices, greedy_processors
 
 
 # Room for the answer in a decoding cache (its tokens and the slots of
@@ -302,22 +302,6 @@ class TransformersBackend(Backend):
         del groups
         return mask, static_cache(self.model.config, width + ANSWER_ROOM, layers), torch.cat(first)
 
-    def _choose(self, logits, prompts, answers, drafts) -> torch.Tensor:
-        """Greedy choices (rows, positions): the argmax of the logits after the
-        generation config's processors, where the model has any. Row r's
-        position j follows its prompt, its answer so far and its first j
-        drafts; a row whose answer is None is done and left as it is."""
-        if self.process is None:
-            return logits.argmax(-1)
-        scores = logits.float()  # as generate() processes them
-        for r, (prompt, answer, draft) in enumerate(zip(prompts, answers, drafts)):
-            if answer is not None:
-                ids = torch.tensor([*prompt, *answer, *draft], device=self.device)
-                for j in range(len(prompt) + len(answer), len(ids) + 1):
-                    at = j - len(prompt) - len(answer)
-                    scores[r, at:at + 1] = self.process(ids[:j], len(prompt), scores[r, at:at + 1])
-        return scores.argmax(-1)
-
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:
         """The tokens the answer would continue with if it keeps to its template."""
         text = request.draft(self.tokenizer.decode(tokens, skip_special_tokens=True)) if request.draft else ""
@@ -340,7 +324,7 @@ class TransformersBackend(Backend):
         self._sync()
         t0 = time.perf_counter()
         mask, cache, logits = self._prefill(token_rows, n_prefix, prefix_cache)
-        taken = self._choose(logits, token_rows, out, out).tolist()  # out: rows of [], no answer or drafts yet
+        taken = greedy_choices(logits, self.process, token_rows, out, out).tolist()  # out: [] a row: nothing yet
         self._sync()
         first = time.perf_counter()
         lengths = mask.sum(-1)  # each row's tokens so far: the next token's position
@@ -372,7 +356,8 @@ class TransformersBackend(Backend):
             mask = torch.cat([mask, (live[:, None] & (slot <= drafted[:, None])).long()], dim=1)
             logits = self.model(input_ids=inputs, attention_mask=mask, position_ids=lengths[:, None] + slot,
                                 cache=cache, use_cache=True).logits
-            choice = self._choose(logits, token_rows, [None if d else o for d, o in zip(done, out)], drafts)
+            answers = [None if d else o for d, o in zip(done, out)]
+            choice = greedy_choices(logits, self.process, token_rows, answers, drafts)
             # How many of its drafts each row's own choices confirm, in order; plus its next choice.
             confirmed = (choice[:, :k] == inputs[:, 1:]).long().cumprod(-1).sum(-1)
             n = torch.minimum(confirmed, drafted) + 1

@@ -82,3 +82,20 @@ def greedy_processors(config: GenerationConfig, eos_ids: Sequence[int], model: s
         return scores
 
     return process
+
+
+def greedy_choices(logits: torch.Tensor, process: Optional[Processor], prompts, answers, drafts) -> torch.Tensor:
+    """Greedy choices (rows, positions): the argmax of the logits after the
+    processors, where there are any. Row r's position j follows its prompt,
+    its answer so far and its first j drafts; a row whose answer is None is
+    done and left as it is."""
+    if process is None:
+        return logits.argmax(-1)
+    scores = logits.float()  # as generate() processes them
+    for r, (prompt, answer, draft) in enumerate(zip(prompts, answers, drafts)):
+        if answer is not None:
+            ids = torch.tensor([*prompt, *answer, *draft], device=logits.device)
+            for j in range(len(prompt) + len(answer), len(ids) + 1):
+                at = j - len(prompt) - len(answer)
+                scores[r, at:at + 1] = process(ids[:j], len(prompt), scores[r, at:at + 1])
+    return scores.argmax(-1)
