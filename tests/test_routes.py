@@ -25,14 +25,14 @@ def test_a_new_route_is_a_class_and_a_yaml_file(tmp_path):
     (tmp_path / "conf" / "route").mkdir(parents=True)
     (tmp_path / "conf" / "route" / "toy.yaml").write_text(
         "name: toy\n_target_: tests.test_routes.Tagged\nprompt_language: en\n", encoding="utf-8")
-    proc = run_harness("--config-dir", str(tmp_path / "conf"), "route=toy", "model=keyword-baseline", "prompt.shots=1",
+    proc = run_harness("--config-dir", str(tmp_path / "conf"), "route=toy", "model=keyword-baseline",
                        "dataset.limit=3", f"dataset.path={DEMO}", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
                        f"tracking.artifact_location={tmp_path}/artifacts", cwd=tmp_path,
                        env={"PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     run = mlflow.search_runs(experiment_names=["harness"]).iloc[0]
-    assert run["params.route"] == "toy" and run["metrics.toy/read"] == 4  # 1 example + 3 documents
+    assert run["params.route"] == "toy" and run["metrics.toy/read"] == 3  # a baseline reads no examples
     prompt = open(mlflow.artifacts.download_artifacts(run_id=run.run_id, artifact_path="prompt.txt")).read()
     assert "[toy route] " in prompt
 

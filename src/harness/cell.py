@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from . import data, protocol, splits
-from .config import AnswerFormat, Config, Evaluate, FeaturesConf, Parser, PromptConf, PromptLanguage, Selection
+from .config import (AnswerFormat, Config, Evaluate, FeaturesConf, Mode, Parser, PromptConf, PromptLanguage,
+                     Selection)
 from .errors import HarnessError
 from .prompts import pick_language
 from .records import Cell, Document, Task
@@ -48,6 +49,7 @@ def task_of(conf: Config) -> Task:
         language=read_language, prompt_language=prompt_language,
         system=pick_language(prompt.system, prompt_language, f"prompt={prompt.name} system"),
         lead_in=pick_language(prompt.lead_in, prompt_language, f"prompt={prompt.name} lead_in"),
+        threshold=0.5 if _calibrates(conf) else float(prompt.threshold),
     )
 
 
@@ -105,8 +107,25 @@ def prepare(conf: Config) -> Cell:
                                 examples=[d.id for d in documents if d.is_example])
     evaluated = splits.evaluated_split(documents, split_of, split.evaluate)[: ds.limit]
     shots = select_shots(documents, split_of, conf.prompt, task.keys, conf.seed)
+    calibration = [d for d in documents if split_of[d.id] == "dev"][: ds.limit] if conf.prompt.threshold == "dev" else []
     return Cell(task=task, documents=documents, split_of=split_of, evaluated=evaluated, shots=shots,
-                language=ds.language, scores_examples=split.evaluate is Evaluate.all, skipped_empty=skipped)
+                language=ds.language, scores_examples=split.evaluate is Evaluate.all, skipped_empty=skipped,
+                calibration=calibration)
+
+
+def _calibrates(conf: Config) -> bool:
+    """Whether thresholds are calibrated on dev (prompt.threshold=dev); checks the setting."""
+    threshold = conf.prompt.threshold
+    if threshold == "dev":
+        if conf.prompt.mode is not Mode.score:
+            raise HarnessError("prompt.threshold=dev calibrates P(true): it needs prompt.mode=score")
+        if conf.split.evaluate is not Evaluate.test:
+            raise HarnessError(f"prompt.threshold=dev calibrates on the dev split, so the run must evaluate "
+                               f"another: split.evaluate=test (got {conf.split.evaluate.value})")
+        return True
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise HarnessError(f"prompt.threshold must be a number between 0 and 1, or dev (got {threshold!r})")
+    return False
 
 
 def uses_translator(conf: Config) -> bool:
@@ -130,4 +149,5 @@ def protocol_settings(conf: Config, task: Task, shots: int, generation_config: b
         parser=task.parser, fmt=task.fmt, style=task.style, names=task.names, template_names=task.template_names,
         prompt_language=task.prompt_language, mode=task.mode, generation_config=generation_config,
         max_new_tokens=conf.model.backend.get("max_new_tokens"), evaluate=conf.split.evaluate,
-        limit=conf.dataset.limit, selection=conf.prompt.selection, shots=shots, translated=uses_translator(conf))
+        limit=conf.dataset.limit, selection=conf.prompt.selection, shots=shots, translated=uses_translator(conf),
+        threshold=conf.prompt.threshold)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -69,10 +70,12 @@ def _run_config(cfg: DictConfig) -> float:
     from .report import route_effects
 
     set_seed(conf.seed)
-    task, split_of, evaluated, shots = cell.task, cell.split_of, cell.evaluated, cell.shots
     reader = route_of(conf)
     backend = load_backend(model.backend)
-    pipeline.answering(task, backend)  # can it answer this task at all (score mode)?
+    pipeline.answering(cell.task, backend)  # can it answer this task at all (score mode)?
+    if backend.predicts_labels:  # a baseline reads no examples (one that learns trains on the pool)
+        cell = replace(cell, shots=[])
+    task, split_of, evaluated, shots = cell.task, cell.split_of, cell.evaluated, cell.shots
 
     t = conf.tracking
     cell_hash = tracking.config_hash({**c, "shot_ids": [d.id for d in shots]})  # a tuned file's ids may change
@@ -104,7 +107,7 @@ def _run_config(cfg: DictConfig) -> float:
             "language": ds.language, "shots": str(k), "selection": prompt.selection.value, "mode": prompt.mode.value,
             names.PROTOCOL: named[names.PROTOCOL], **t.tags}
     # model|route|kshot, plus what departs from the defaults, so a sweep's runs read apart in the UI.
-    run_name = "|".join([model.name, route.name, f"{k}shot",
+    run_name = "|".join([model.name, route.name, *([] if backend.predicts_labels else [f"{k}shot"]),
                          *([prompt.selection.value] if prompt.selection is not Selection.random else []),
                          *([prompt.mode.value] if prompt.mode is not Mode.generate else [])])
     with tracking.tracked_run(uri=t.uri, experiment=t.experiment, artifact_location=t.artifact_location,

@@ -129,6 +129,10 @@ class PromptConf:
     selection: Selection = Selection.random
     shot_ids: List[str] = field(default_factory=list)  # selection=fixed (else dataset.columns.is_example)
     selection_file: Optional[str] = None  # selection=tuned: written by harness-tune
+    # Score mode: P(true) above which a field is true. 0.5 is the study's rule
+    # (the likelier word); `dev`: per feature, the threshold that maximises its
+    # macro-F1 on the dev split (scored too, up to dataset.limit documents).
+    threshold: Any = 0.5
     # language -> text. `system` holds `{template}`, `lead_in` holds `{text}`.
     system: Dict[str, str] = MISSING
     lead_in: Dict[str, str] = MISSING

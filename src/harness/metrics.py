@@ -51,6 +51,19 @@ def ranking_metrics(gold: Sequence[bool], prob: Sequence[float]) -> dict[str, fl
     return {"roc_auc": float(roc_auc_score(gold, prob)), "pr_auc": float(average_precision_score(gold, prob))}
 
 
+def best_threshold(gold: Sequence[bool], prob: Sequence[float], default: float = 0.5) -> float:
+    """The threshold on P(true) (true above it) that maximises this feature's
+    macro-F1 over these documents: one between two neighbouring distinct
+    probabilities, below them all, or the default; of equals, the nearest
+    the default. The default where only one class occurs."""
+    if len(set(gold)) < 2:
+        return default
+    ps = sorted(set(prob))
+    candidates = [default, ps[0] - 1e-9, *((a + b) / 2 for a, b in zip(ps, ps[1:]))]
+    best = max(candidates, key=lambda t: (feature_metrics(gold, [p > t for p in prob])["macro_f1"], -abs(t - default)))
+    return float(best)
+
+
 def score(
     gold: Sequence[Mapping[str, bool]], pred: Sequence[Mapping[str, Optional[bool]]], keys: Sequence[str],
     prob: Optional[Sequence[Mapping[str, float]]] = None,

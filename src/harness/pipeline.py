@@ -39,13 +39,17 @@ def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Do
             for doc in documents]
 
 
-def to_prediction(task: Task, doc: Document, split: str, answer: Answer) -> Prediction:
+def to_prediction(task: Task, doc: Document, split: str, answer: Answer,
+                  thresholds: Optional[Mapping[str, float]] = None) -> Prediction:
+    """The answer read as feature values; in score mode a field is true above
+    its threshold (`thresholds` per feature, else the task's)."""
     probs = None
     if isinstance(answer, Labels):  # predicted directly (the baselines)
         values = [answer.labels.get(k) for k in task.keys]
+        probs = dict(answer.probs) if answer.probs is not None else None
         text = json.dumps(dict(answer.labels))
     elif isinstance(answer, Scores):  # score mode: never missing
-        values = [p > 0.5 for p in answer.probs]
+        values = [p > (thresholds or {}).get(k, task.threshold) for k, p in zip(task.keys, answer.probs)]
         probs = dict(zip(task.keys, answer.probs))
         text = filled_template(task.names, values, task.fmt, task.style)
     else:
@@ -75,15 +79,36 @@ def run_cell(
     checkpoint: Optional[Path] = None,
     on_chunk: Optional[Callable[[list[Prediction]], None]] = None,
 ) -> RunResult:
-    """One grid cell: the route reads the examples and the evaluated
-    documents, then `run` scores them. The result carries what the route did."""
-    reading = route.read(cell.shots + cell.evaluated, cell.language)
-    shots, documents = reading.documents[:len(cell.shots)], reading.documents[len(cell.shots):]
+    """One grid cell: the route reads the examples (or, for a backend that
+    learns, the whole pool) and the evaluated documents; a learning backend
+    is trained on the pool; then `run` scores the evaluated documents. The
+    result carries what the route did."""
+    pool = [d for d in cell.documents if cell.split_of[d.id] == "pool"] if backend.learns_from_pool else []
+    if pool and cell.scores_examples:
+        raise HarnessError("split.evaluate=all would score the pool documents a learning baseline trains on "
+                           "(use test, dev or nonpool)")
+    reading = route.read(pool + cell.shots + cell.evaluated, cell.language)
+    read, a, b = reading.documents, len(pool), len(pool) + len(cell.shots)
+    pool, shots, documents = read[:a], read[a:b], read[b:]
+    if backend.learns_from_pool:
+        backend.fit(pool, cell.task.keys)
+    thresholds = calibrate(cell, backend, route, shots) if cell.calibration else None
     result = run(cell.task, backend, shots, documents, cell.split_of, chunk_size=chunk_size, checkpoint=checkpoint,
-                 score_examples=cell.scores_examples, on_chunk=on_chunk)
+                 score_examples=cell.scores_examples, on_chunk=on_chunk, thresholds=thresholds)
     result.metrics.update(reading.metrics)
+    result.metrics.update({f"threshold/{k}": t for k, t in (thresholds or {}).items()})
     result.translations = reading.translations
     return result
+
+
+def calibrate(cell: Cell, backend: Backend, route: Route, shots: Sequence[Document]) -> dict[str, float]:
+    """Per feature, the threshold on P(true) that maximises its macro-F1 on
+    the cell's calibration (dev) documents, scored as the evaluated ones are."""
+    documents = route.read(cell.calibration, cell.language).documents
+    scores = backend.score(build_requests(cell.task, shots, documents))
+    log.info("calibrated thresholds on %d dev documents", len(documents))
+    return {k: metrics.best_threshold([d.labels[k] for d in documents], [s.probs[i] for s in scores])
+            for i, k in enumerate(cell.task.keys)}
 
 
 def run(
@@ -96,6 +121,7 @@ def run(
     checkpoint: Optional[Path] = None,
     score_examples: bool = False,
     on_chunk: Optional[Callable[[list[Prediction]], None]] = None,
+    thresholds: Optional[Mapping[str, float]] = None,
 ) -> RunResult:
     """Score `documents`, as the model reads them, with `shots` as examples.
     The backend is called in fixed chunks; with a checkpoint file each
@@ -129,10 +155,11 @@ def run(
         answers += done
         log.info("%d/%d documents, %.1f s", len(answers), len(requests), time.perf_counter() - t0)
         if on_chunk is not None:
-            on_chunk([to_prediction(task, d, split_of[d.id], a) for d, a in zip(documents, answers)])
-    predictions = [to_prediction(task, d, split_of[d.id], a) for d, a in zip(documents, answers)]
+            on_chunk([to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(documents, answers)])
+    predictions = [to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(documents, answers)]
+    probs = [p.prob for p in predictions]
     per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions], task.keys,
-                                [p.prob for p in predictions] if task.mode is Mode.score and predictions[0].prob else None)
+                                probs if all(p is not None for p in probs) else None)
     summary = metrics.summarize(per_feature, len(predictions))
     summary.update(backend_metrics(backend, answers))
     return RunResult(predictions=predictions, per_feature=per_feature, metrics=summary,

@@ -126,6 +126,17 @@ def build_messages(
     return tuple(messages)
 
 
+def plain_turns(messages: Sequence[dict[str, str]]) -> str:
+    """Chat turns as plain text, for a base model without a chat template:
+    the turns' contents in order, a blank line before each user turn and the
+    answer on the line after it, so the examples show the model where an
+    answer goes. Ends where the query's answer begins."""
+    text = ""
+    for m in messages:
+        text += ("\n\n" if text and m["role"] != "assistant" else "\n" if text else "") + m["content"]
+    return text + "\n"
+
+
 def pick_language(texts: dict[str, str], language: str, what: str) -> str:
     """The text for one language, or a clear error naming the config key."""
     if language not in texts:

@@ -51,6 +51,7 @@ class Settings:
     selection: Selection
     shots: int
     translated: bool  # route=translate: the model reads a translation
+    threshold: float | str = 0.5  # prompt.threshold (score mode)
 
 
 def departures(s: Settings) -> list[str]:
@@ -69,6 +70,8 @@ def departures(s: Settings) -> list[str]:
         # one set of examples for every document (the study's own file is not published)
         "selection": s.selection not in (Selection.random, Selection.fixed),
         "shots": s.shots != STUDY_SHOTS,
+        # a field is true when "True" is the likelier word (score mode only; generate mode reads the words)
+        "threshold": s.mode is Mode.score and s.threshold != 0.5,
     }
     return sorted(name for name, departs in differs.items() if departs)
 

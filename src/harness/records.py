@@ -70,11 +70,13 @@ class Scores:
 
 @dataclass(frozen=True)
 class Labels:
-    """A value per feature key, predicted directly (`Backend.classify`: the baselines)."""
+    """A value per feature key, predicted directly (`Backend.classify`: the baselines),
+    with P(true) per feature where the baseline has one."""
 
     doc_id: str
     labels: Mapping[str, bool]
     latency_s: float
+    probs: Optional[Mapping[str, float]] = None
 
 
 Answer = Union[Generation, Scores, Labels]
@@ -106,6 +108,7 @@ class Task:
     parser: Parser = Parser.template  # which of parsing.PARSERS reads the answers
     style: TemplateStyle = TemplateStyle.braces  # template layout (prompts._LAYOUTS)
     template_names: tuple[str, ...] = ()  # the fields as the empty template spells them (default: names)
+    threshold: float = 0.5  # score mode: P(true) above which a field is true (prompt.threshold)
 
     def __post_init__(self) -> None:
         for name, kind in (("fmt", AnswerFormat), ("mode", Mode), ("parser", Parser), ("style", TemplateStyle)):
@@ -124,6 +127,7 @@ class Cell:
     language: str = "en"  # the dataset's language (a translating route reads from it)
     scores_examples: bool = False  # split.evaluate=all: the examples are scored too
     skipped_empty: int = 0  # rows left out for an empty transcript (dataset.empty_text=skip)
+    calibration: list[Document] = field(default_factory=list)  # prompt.threshold=dev: dev documents to calibrate on
 
 
 @dataclass

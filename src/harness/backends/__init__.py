@@ -9,7 +9,8 @@ from typing import Any, Mapping, Sequence
 
 from ..config import Mode
 from ..errors import HarnessError
-from ..records import Generation, Labels, Request, Scores
+from ..prompts import plain_turns
+from ..records import Document, Generation, Labels, Request, Scores
 
 
 class Backend:
@@ -20,6 +21,7 @@ class Backend:
     identity = ""  # what decides its outputs (model, weights, dtype): keys the translation cache
     modes: frozenset[Mode] = frozenset({Mode.generate})  # prompt.mode values it answers
     predicts_labels = False  # answers with feature values directly (`classify`), not text to parse
+    learns_from_pool = False  # trains on the example pool's labelled documents (`fit`) before classifying
     applies_generation_config = False  # greedy decoding with the model's generation config, as the study's pipeline
     stats: Mapping[str, float] = {}  # time and token counters since `reset_stats` (time/*, throughput/*)
     peak_gpu_mem_mb = 0.0
@@ -36,9 +38,13 @@ class Backend:
         """Feature values for each request (`predicts_labels`)."""
         raise NotImplementedError(f"{type(self).__name__} does not classify")
 
+    def fit(self, documents: Sequence[Document], keys: Sequence[str]) -> None:
+        """Learn from labelled documents (`learns_from_pool`): the pool's, never dev or test ones."""
+        raise NotImplementedError(f"{type(self).__name__} does not learn")
+
     def render(self, request: Request) -> str:
         """The prompt as the model sees it, for the record: here the plain turns."""
-        return "\n\n".join(f"<{m['role']}>\n{m['content']}" for m in request.messages)
+        return plain_turns(request.messages)
 
     def prime(self, requests: Sequence[Request]) -> None:
         """Prepare for a run's requests (a shared prefix, say) before the first batch."""

@@ -26,14 +26,16 @@ from dataclasses import replace
 from typing import Optional, Sequence
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StaticCache
 
 from ..config import Mode
 from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
+from ..prompts import plain_turns
 from ..records import Generation, Request, Scores, ScoreSpec
 from . import Backend
-from .layout import batch_inputs, common_prefix, static_cache, suffix_positions, widen
+from .layout import (attention_windows, batch_inputs, common_prefix, full_layers, position_masks, static_cache,
+                     suffix_positions, widen)
 from .processors import greedy_choices, greedy_processors
 
 
@@ -96,9 +98,11 @@ class TransformersBackend(Backend):
             lambda text: array.array("i", self.tokenizer(text, add_special_tokens=False).input_ids))
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        if self.tokenizer.chat_template is None:
-            raise HarnessError(f"model {path}: its tokenizer has no chat template (an instruct model is needed)")
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(self.device).eval()
+        # Sliding-window layers (Gemma 3) get masks counted in positions, and
+        # caches that keep every key: see `_mask`.
+        self.windows = attention_windows(self.model.config)
+        self.cache_config = full_layers(self.model.config) if self.windows else self.model.config
         self.context = max_context or getattr(self.model.config, "max_position_embeddings", None)
         self.truncate = truncate  # cut an over-long transcript to fit (counted), instead of stopping
         # Decoding one token for 8 rows costs about twice one row on a 2-core
@@ -166,7 +170,10 @@ class TransformersBackend(Backend):
     # -- prompts -------------------------------------------------------------------
 
     def render(self, request: Request) -> str:
-        """The exact prompt string the model sees."""
+        """The exact prompt string the model sees: the chat template's, or for a
+        base model without one the turns as plain text after its BOS token."""
+        if self.tokenizer.chat_template is None:
+            return (self.tokenizer.bos_token or "") + plain_turns(request.messages)
         return self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True, tokenize=False)
 
     def _fit(self, r: Request) -> Request:
@@ -219,7 +226,7 @@ class TransformersBackend(Backend):
         t0 = time.perf_counter()
         # Only its keys and values are wanted: no logits over the vocabulary.
         cache = self.model(input_ids=torch.tensor([rows[0][:n]], device=self.device), use_cache=True,
-                           logits_to_keep=1).cache
+                           cache=self._empty_cache(), logits_to_keep=1).cache
         self._sync()
         self.stats["prefix_s"] += time.perf_counter() - t0
         self.stats["prefix_tokens"] += n
@@ -262,19 +269,33 @@ class TransformersBackend(Backend):
         step."""
         if static_len is None:
             if prefix_cache is None:
-                return None
+                return self._empty_cache()
             cache = copy.deepcopy(prefix_cache)
             cache.batch_repeat_interleave(rows)
             return cache
         layers = prefix_cache.layers if prefix_cache is not None else []
-        return static_cache(self.model.config, static_len,
+        return static_cache(self.cache_config, static_len,
                              [(l.keys.repeat(rows, 1, 1, 1), l.values.repeat(rows, 1, 1, 1)) for l in layers])
+
+    def _empty_cache(self):
+        """None (the model makes its own) or, with sliding windows, a cache that keeps every key."""
+        return DynamicCache() if self.windows else None
+
+    def _mask(self, mask, positions, cache):
+        """The attention mask as the model takes it. With sliding-window layers
+        the model's own masks would count cache slots, and padding and
+        unconfirmed drafts make slots outnumber positions: masks per layer
+        kind, counted in positions, keep each window what it is without them."""
+        if not self.windows:
+            return mask
+        kv_len = cache.get_max_length() if isinstance(cache, StaticCache) else mask.shape[1]
+        return position_masks(mask, positions, kv_len, self.windows, self.model.dtype)
 
     def _read(self, ids, mask, n_prefix: int, cache, keep):
         """One forward pass over a batch's own tokens (the prefix's keys and values are in `cache`)."""
-        return self.model(input_ids=ids[:, n_prefix:], attention_mask=mask,
-                          position_ids=suffix_positions(mask, n_prefix), cache=cache, use_cache=True,
-                          logits_to_keep=keep)
+        positions = suffix_positions(mask, n_prefix)
+        return self.model(input_ids=ids[:, n_prefix:], attention_mask=self._mask(mask, positions, cache),
+                          position_ids=positions, cache=cache, use_cache=True, logits_to_keep=keep)
 
     @torch.inference_mode()
     def _prefill(self, rows, n_prefix: int, prefix_cache):
@@ -300,7 +321,7 @@ class TransformersBackend(Backend):
                            for l in result.cache.layers])
         layers = [tuple(torch.cat(t) for t in zip(*layer)) for layer in zip(*groups)]  # per layer: keys, values
         del groups
-        return mask, static_cache(self.model.config, width + ANSWER_ROOM, layers), torch.cat(first)
+        return mask, static_cache(self.cache_config, width + ANSWER_ROOM, layers), torch.cat(first)
 
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:
         """The tokens the answer would continue with if it keeps to its template."""
@@ -346,7 +367,7 @@ class TransformersBackend(Backend):
             k = max(len(d) for d in drafts)
             used = mask.shape[1]
             if used + k + 1 > cache.get_max_length():  # a long answer: more room
-                cache = static_cache(self.model.config, used + k + 1 + ANSWER_ROOM,
+                cache = static_cache(self.cache_config, used + k + 1 + ANSWER_ROOM,
                                       [(l.keys[:, :, :used], l.values[:, :, :used]) for l in cache.layers])
             inputs = torch.tensor([[pad] * (k + 1) if done[r] else [out[r][-1]] + d + [pad] * (k - len(d))
                                    for r, d in enumerate(drafts)], device=self.device)
@@ -354,8 +375,9 @@ class TransformersBackend(Backend):
             drafted = torch.tensor([len(d) for d in drafts], device=self.device)
             slot = torch.arange(k + 1, device=self.device)
             mask = torch.cat([mask, (live[:, None] & (slot <= drafted[:, None])).long()], dim=1)
-            logits = self.model(input_ids=inputs, attention_mask=mask, position_ids=lengths[:, None] + slot,
-                                cache=cache, use_cache=True).logits
+            positions = lengths[:, None] + slot
+            logits = self.model(input_ids=inputs, attention_mask=self._mask(mask, positions, cache),
+                                position_ids=positions, cache=cache, use_cache=True).logits
             answers = [None if d else o for d, o in zip(done, out)]
             choice = greedy_choices(logits, self.process, token_rows, answers, drafts)
             # How many of its drafts each row's own choices confirm, in order; plus its next choice.

@@ -6,7 +6,8 @@ unpadded prompt. Pure functions on token ids and tensors."""
 
 from __future__ import annotations
 
-from typing import Sequence
+import copy
+from typing import Mapping, Optional, Sequence
 
 import torch
 from transformers import StaticCache
@@ -47,3 +48,47 @@ def common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
     while n < limit and all(r[n] == rows[0][n] for r in rows):
         n += 1
     return n
+
+
+def attention_windows(config) -> Optional[dict[str, Optional[int]]]:
+    """Layer kind -> how many positions back a query may look (None: all),
+    for models with sliding-window layers (Gemma 3: five in six look 512
+    back); None for models whose layers all see everything."""
+    text = config.get_text_config(decoder=True)
+    kinds = set(getattr(text, "layer_types", None) or [])
+    if "sliding_attention" not in kinds or not kinds <= {"sliding_attention", "full_attention"}:
+        return None
+    return {kind: text.sliding_window if kind == "sliding_attention" else None for kind in kinds}
+
+
+def full_layers(config):
+    """The config with every layer attending to all positions: for caches that
+    must keep every key (a sliding layer's cache keeps only the last window's
+    slots, which padding and drafts make fewer than the window's positions).
+    The windows are applied by `position_masks` instead."""
+    config = copy.deepcopy(config)
+    text = config.get_text_config(decoder=True)
+    text.layer_types = ["full_attention"] * len(text.layer_types)
+    text.sliding_window = None
+    return config
+
+
+def position_masks(mask: torch.Tensor, query_positions: torch.Tensor, kv_len: int,
+                   windows: Mapping[str, Optional[int]], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Additive 4D masks, one per layer kind, for a `prefix | padding |
+    suffix` cache with holes: a query sees a key that is real (`mask`), not
+    after it, and for a sliding layer less than its window behind it, all
+    counted in positions rather than cache slots. `mask` covers the cache's
+    first slots (the rest are empty); `kv_len` is the cache's length."""
+    valid = torch.zeros(mask.shape[0], kv_len, dtype=torch.bool, device=mask.device)
+    valid[:, :mask.shape[1]] = mask.bool()
+    keys = torch.zeros_like(valid, dtype=torch.long)
+    keys[:, :mask.shape[1]] = mask.cumsum(-1) - 1  # each real key's position
+    q, k = query_positions[:, :, None], keys[:, None, :]
+    seen = valid[:, None, :] & (k <= q)
+    out = {}
+    for kind, window in windows.items():
+        allowed = seen if window is None else seen & (q - k < window)
+        out[kind] = torch.zeros(allowed.shape, dtype=dtype, device=mask.device).masked_fill(
+            ~allowed, torch.finfo(dtype).min)[:, None]
+    return out
