@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -44,6 +45,19 @@ def downloads(allowed: bool) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _sweep_position() -> str:
+    """" (cell 3 of 8)" in a sweep run from this command line, else ""."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from .progress import sweep_position
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode is not RunMode.MULTIRUN:
+        return ""
+    where = sweep_position(int(HydraConfig.get().job.num), sys.argv[1:])
+    return f" ({where})" if where else ""
+
+
 def run_config(cfg: DictConfig) -> float:
     """Run one grid cell; returns its objective, the median macro-F1."""
     with downloads(cfg.allow_downloads):  # said explicitly in the config, for this cell only
@@ -73,8 +87,8 @@ def _run_config(cfg: DictConfig) -> float:
     reader = route_of(conf)
     backend = load_backend(model.backend)
     pipeline.answering(cell.task, backend)  # can it answer this task at all (score mode)?
-    if backend.predicts_labels:  # a baseline reads no examples (one that learns trains on the pool)
-        cell = replace(cell, shots=[])
+    if backend.predicts_labels:  # a baseline reads no examples (one that learns trains on the pool), and decides
+        cell = replace(cell, shots=[], calibration=[])  # by its own rule (prompt.threshold is for score mode)
     task, split_of, evaluated, shots = cell.task, cell.split_of, cell.evaluated, cell.shots
 
     t = conf.tracking
@@ -109,12 +123,13 @@ def _run_config(cfg: DictConfig) -> float:
     # model|route|kshot, plus what departs from the defaults, so a sweep's runs read apart in the UI.
     run_name = "|".join([model.name, route.name, *([] if backend.predicts_labels else [f"{k}shot"]),
                          *([prompt.selection.value] if prompt.selection is not Selection.random else []),
-                         *([prompt.mode.value] if prompt.mode is not Mode.generate else [])])
+                         *([prompt.mode.value] if prompt.mode is not Mode.generate else []),
+                         *([f"threshold={prompt.threshold}"] if cell.calibration or task.threshold != 0.5 else [])])
     with tracking.tracked_run(uri=t.uri, experiment=t.experiment, artifact_location=t.artifact_location,
                               run_name=run_name, params={**tracking.flatten(c), **named}, tags=tags,
                               system_metrics=t.system_metrics) as run_id:
-        log.info("run %s: %s on %d %s documents of %s; protocol %s%s", run_id, model.name, len(evaluated),
-                 split.evaluate.value, ds.name, named[names.PROTOCOL],
+        log.info("run %s%s: %s on %d %s documents of %s; protocol %s%s", run_id, _sweep_position(), model.name,
+                 len(evaluated), split.evaluate.value, ds.name, named[names.PROTOCOL],
                  f" (departs in {', '.join(departures)})" if departures else "")
         result = pipeline.run_cell(cell, backend, reader, chunk_size=conf.chunk_size, checkpoint=checkpoint)
         result.metrics["data/skipped_empty"] = float(cell.skipped_empty)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
 from . import checkpoint as checkpoint_store
-from . import metrics, parsing
+from . import metrics, parsing, progress
 from .config import Mode
 from .backends import Backend
 from .errors import HarnessError
@@ -145,17 +145,26 @@ def run(
         log.info("resuming: %d of %d documents already done (%s)", len(saved), len(requests), checkpoint)
     answers: list[Answer] = []
     t0 = time.perf_counter()
-    for start in range(0, len(requests), chunk_size):
-        chunk = requests[start:start + chunk_size]
-        if all(r.doc_id in saved for r in chunk):
-            answers += [saved[r.doc_id] for r in chunk]
-            continue
-        done = answer(chunk)
-        checkpoint_store.append(checkpoint, done)
-        answers += done
-        log.info("%d/%d documents, %.1f s", len(answers), len(requests), time.perf_counter() - t0)
-        if on_chunk is not None:
-            on_chunk([to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(documents, answers)])
+    with progress.bar(len(requests), "documents") as shown:
+        backend.on_batch = shown.update  # per batch where the backend reports them, else per chunk
+        try:
+            for start in range(0, len(requests), chunk_size):
+                chunk = requests[start:start + chunk_size]
+                before, resumed = shown.n, all(r.doc_id in saved for r in chunk)
+                if resumed:
+                    done = [saved[r.doc_id] for r in chunk]
+                else:
+                    done = answer(chunk)
+                    checkpoint_store.append(checkpoint, done)
+                    log.info("%d/%d documents, %.1f s", len(answers) + len(done), len(requests),
+                             time.perf_counter() - t0)
+                shown.update(len(chunk) - (shown.n - before))
+                answers += done
+                if on_chunk is not None and not resumed:
+                    on_chunk([to_prediction(task, d, split_of[d.id], a, thresholds)
+                              for d, a in zip(documents, answers)])
+        finally:
+            backend.on_batch = None
     predictions = [to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(documents, answers)]
     probs = [p.prob for p in predictions]
     per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions], task.keys,

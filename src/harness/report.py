@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from . import names, stats
+from . import names, progress, stats
 from .errors import HarnessError, exit_on_user_error
 
 log = logging.getLogger("harness.report")
@@ -27,7 +27,7 @@ log = logging.getLogger("harness.report")
 # What makes two runs comparable: equal on all of these but the one compared.
 SETTING = (names.MODEL, names.ROUTE, names.PROMPT, names.MODE, names.SHOTS, names.SELECTION, names.DATASET,
            names.DATASET_DIGEST, names.SEED, "split.seed", "split.evaluate", "route.prompt_language", "dataset.limit",
-           "prompt.parser", "prompt.template_style")
+           "prompt.parser", "prompt.template_style", "prompt.threshold")
 DESCRIBE = (names.MODEL, names.ROUTE, names.SHOTS, names.SELECTION, names.MODE, names.PROMPT, names.DATASET,
             names.PROTOCOL)  # headline columns
 ROUTE_ORDER = {"native": 0, "translate": 1, "reference": 2}  # A is the earlier route in a comparison
@@ -91,7 +91,7 @@ def headline(runs: list[Run], n_boot: int, seed: int) -> pd.DataFrame:
     """One row per run: the logged medians over features with 95% bootstrap
     intervals, the IQR of macro-F1 over features, missing rate and speed."""
     rows = []
-    for r in runs:
+    for r in progress.each(runs, "bootstrap", unit="run"):
         row: dict[str, Any] = {"label": r.label, **{k: r.params.get(k) for k in DESCRIBE}, "n_docs": len(r.doc_ids)}
         samples = None
         if r.problem is None:
@@ -106,6 +106,22 @@ def headline(runs: list[Run], n_boot: int, seed: int) -> pd.DataFrame:
         row["note"], row["run_id"] = r.problem or "", r.run_id
         rows.append(row)
     return pd.DataFrame(rows).sort_values("macro_f1", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def headline_text(h: pd.DataFrame) -> str:
+    """The headline as a terminal table: each run's median macro-F1 and MCC
+    with their 95% intervals, missing rate and speed; a run whose MCC
+    interval holds 0 is marked as no better than chance."""
+    def cell(row, m: str) -> str:
+        return f"{row[m]:.3f} [{row[m + '_lo']:.3f}, {row[m + '_hi']:.3f}]"
+
+    rows = [("run", "docs", "macro-F1 [95% CI]", "MCC [95% CI]", "missing", "docs/s", "")]
+    for _, r in h.iterrows():
+        chance = "no better than chance (MCC interval holds 0)" if r["mcc_lo"] <= 0 <= r["mcc_hi"] else ""
+        rows.append((r["label"], str(r["n_docs"]), cell(r, "macro_f1"), cell(r, "mcc"),
+                     f"{100 * r['missing_rate']:.1f}%", f"{r['docs_per_s']:.2f}", chance))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows)
 
 
 def per_feature(runs: list[Run]) -> pd.DataFrame:
@@ -241,6 +257,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         out = Path(args.out or Path("reports") / args.experiment)
         files = build(tracking.result_runs(args.tracking_uri, args.experiment), out, experiment=args.experiment,
                       n_boot=args.bootstrap, seed=args.seed)
+        print(headline_text(pd.read_csv(files["headline.csv"])))
         print(f"wrote {len(files)} files to {out}/ (open {files['report.html']})")
         if not args.no_log:
             run_id = tracking.log_report(args.tracking_uri, args.experiment, str(out),

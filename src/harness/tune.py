@@ -23,7 +23,7 @@ from typing import Callable, Iterator, Optional
 import hydra
 from omegaconf import DictConfig, open_dict
 
-from . import names
+from . import names, progress
 from .cli import CONF_DIR, run_config
 from .config import Evaluate, Selection, register, typed
 from .errors import HarnessError, exit_on_user_error
@@ -108,29 +108,31 @@ def run_trials(study, storage, url: str, n_trials: int, objective: Callable, tim
 
     State = optuna.trial.TrialState
     deadline = time.monotonic() + timeout if timeout else float("inf")
-    while time.monotonic() < deadline:
-        # Deciding to start a trial and creating it is one step for all workers together.
-        with _storage_lock(url, study.study_name):
-            optuna.storages.fail_stale_trials(study)  # trials of dead workers
-            trials = study.get_trials(deepcopy=False)
-            if not trials:
-                for params in baselines[:n_trials]:
-                    study.enqueue_trial(params)
+    with progress.bar(n_trials, "trials", unit="trial") as shown:
+        while time.monotonic() < deadline:
+            # Deciding to start a trial and creating it is one step for all workers together.
+            with _storage_lock(url, study.study_name):
+                optuna.storages.fail_stale_trials(study)  # trials of dead workers
                 trials = study.get_trials(deepcopy=False)
-            queued = any(t.state == State.WAITING for t in trials)
-            if not queued and sum(t.state != State.FAIL for t in trials) >= n_trials:
-                return
-            trial = study.ask()  # takes a queued trial first
-        with _heartbeat(storage, trial._trial_id):  # a live Trial has no public id
-            try:
-                value = objective(trial)
-            except optuna.TrialPruned:
-                study.tell(trial, state=State.PRUNED)
-                continue
-            except BaseException:
-                study.tell(trial, state=State.FAIL)
-                raise
-        study.tell(trial, value)
+                shown.update(sum(t.state.is_finished() for t in trials) - shown.n)  # all workers' trials
+                if not trials:
+                    for params in baselines[:n_trials]:
+                        study.enqueue_trial(params)
+                    trials = study.get_trials(deepcopy=False)
+                queued = any(t.state == State.WAITING for t in trials)
+                if not queued and sum(t.state != State.FAIL for t in trials) >= n_trials:
+                    return
+                trial = study.ask()  # takes a queued trial first
+            with _heartbeat(storage, trial._trial_id):  # a live Trial has no public id
+                try:
+                    value = objective(trial)
+                except optuna.TrialPruned:
+                    study.tell(trial, state=State.PRUNED)
+                    continue
+                except BaseException:
+                    study.tell(trial, state=State.FAIL)
+                    raise
+            study.tell(trial, value)
 
 
 def tune_config(cfg: DictConfig) -> float:

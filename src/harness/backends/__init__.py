@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..config import Mode
 from ..errors import HarnessError
@@ -24,6 +24,8 @@ class Backend:
     learns_from_pool = False  # trains on the example pool's labelled documents (`fit`) before classifying
     applies_generation_config = False  # greedy decoding with the model's generation config, as the study's pipeline
     stats: Mapping[str, float] = {}  # time and token counters since `reset_stats` (time/*, throughput/*)
+    # Called with the number of requests each finished batch answered (a progress bar), where set.
+    on_batch: Optional[Callable[[int], None]] = None
     peak_gpu_mem_mb = 0.0
 
     def generate(self, requests: Sequence[Request]) -> list[Generation]:

@@ -34,8 +34,8 @@ from ..models import fingerprint, resolve_model
 from ..prompts import plain_turns
 from ..records import Generation, Request, Scores, ScoreSpec
 from . import Backend
-from .layout import (attention_windows, batch_inputs, common_prefix, full_layers, position_masks, static_cache,
-                     suffix_positions, widen)
+from .layout import (attention_windows, batch_inputs, common_prefix, empty_static_cache, fill_rows, full_layers,
+                     position_masks, static_cache, suffix_positions)
 from .processors import greedy_choices, greedy_processors
 
 
@@ -260,6 +260,8 @@ class TransformersBackend(Backend):
             self.stats["prompt_tokens"] += sum(len(r) - n_prefix for r in batch_rows)
             for i, a in zip(idx, answer(batch, batch_rows, n_prefix, prefix_cache)):
                 out[i] = a
+            if self.on_batch is not None:
+                self.on_batch(len(idx))
         return out
 
     @torch.inference_mode()
@@ -310,18 +312,20 @@ class TransformersBackend(Backend):
         if len(rows) <= size:  # one pass, straight into the decoding cache
             cache = self._batch_cache(prefix_cache, len(rows), width + ANSWER_ROOM)
             return mask, cache, self._read(ids, mask, n_prefix, cache, 1).logits
-        first, groups = [], []
+        first, cache = [], None
         for start in range(0, len(rows), size):
             group = rows[start:start + size]
             group_ids, group_mask = batch_inputs(group, n_prefix, self.tokenizer.pad_token_id, self.device)
             result = self._read(group_ids, group_mask, n_prefix, self._batch_cache(prefix_cache, len(group_ids)), 1)
             first.append(result.logits)
-            gap = width - group_ids.shape[1]  # padding to add between prefix and suffix
-            groups.append([(widen(l.keys, n_prefix, gap), widen(l.values, n_prefix, gap))
-                           for l in result.cache.layers])
-        layers = [tuple(torch.cat(t) for t in zip(*layer)) for layer in zip(*groups)]  # per layer: keys, values
-        del groups
-        return mask, static_cache(self.cache_config, width + ANSWER_ROOM, layers), torch.cat(first)
+            if cache is None:  # allocated once: copying groups together would hold the batch's keys 2-3 times
+                cache = empty_static_cache(self.cache_config, width + ANSWER_ROOM, len(rows), result.cache.layers)
+            # The group's own padding sat between prefix and suffix; the batch's wider padding goes there too.
+            fill_rows(cache, result.cache.layers, start, n_prefix, width - group_ids.shape[1])
+            del result
+        for layer in cache.layers:
+            layer.cumulative_length.fill_(width)  # decoding appends after the prompts
+        return mask, cache, torch.cat(first)
 
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:
         """The tokens the answer would continue with if it keeps to its template."""

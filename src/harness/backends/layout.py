@@ -35,11 +35,24 @@ def suffix_positions(mask: torch.Tensor, n_prefix: int) -> torch.Tensor:
     return (n_prefix + mask[:, n_prefix:].cumsum(-1) - 1).clamp(min=n_prefix)
 
 
-def widen(t: torch.Tensor, at: int, gap: int) -> torch.Tensor:
-    """Keys or values (batch, heads, positions, dim) with `gap` empty slots inserted at position `at`."""
-    if gap == 0:
-        return t
-    return torch.cat([t[:, :, :at], t.new_zeros(*t.shape[:2], gap, t.shape[3]), t[:, :, at:]], dim=2)
+def empty_static_cache(config, length: int, rows: int, like) -> StaticCache:
+    """A zeroed static cache of `length` positions for `rows` rows, its layers
+    shaped as the cache layers `like` (heads, head size, dtype, device)."""
+    cache = StaticCache(config=config, max_cache_len=length)
+    for layer, l in zip(cache.layers, like):
+        layer.lazy_initialization(l.keys.new_empty(rows, l.keys.shape[1], 0, l.keys.shape[3]),
+                                  l.values.new_empty(rows, l.values.shape[1], 0, l.values.shape[3]))
+    return cache
+
+
+def fill_rows(cache: StaticCache, layers, start: int, n_prefix: int, gap: int) -> None:
+    """Copy a group's keys and values (`prefix | padding | suffix`) into rows
+    `start`... of `cache`, with `gap` more empty slots after the prefix."""
+    for into, l in zip(cache.layers, layers):
+        end, n = start + l.keys.shape[0], l.keys.shape[2]
+        for target, source in ((into.keys, l.keys), (into.values, l.values)):
+            target[start:end, :, :n_prefix] = source[:, :, :n_prefix]
+            target[start:end, :, n_prefix + gap:n + gap] = source[:, :, n_prefix:]
 
 
 def common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
