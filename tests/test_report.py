@@ -107,6 +107,19 @@ def test_report_console_script(small_sweep, tmp_path):
     headline = pd.read_csv(tmp_path / "r" / "headline.csv")
     assert sorted(headline["label"]) == sorted(small_sweep["names"])
     assert (tmp_path / "r" / "report.html").is_file()
+    printed = done.stdout.splitlines()
+    assert printed[0].split() == ["run", "docs", "macro-F1", "[95%", "CI]", "MCC", "[95%", "CI]", "missing", "docs/s"]
+    for _, row in headline.iterrows():  # every run on a line of its own, with its numbers
+        line = next(line for line in printed if line.startswith(row["label"] + " "))
+        assert f"{row['macro_f1']:.3f} [{row['macro_f1_lo']:.3f}, {row['macro_f1_hi']:.3f}]" in line
+
+
+def test_headline_text_marks_runs_no_better_than_chance():
+    row = {"label": "m|native|3shot", "n_docs": 40, "missing_rate": 0.0, "docs_per_s": 2.0,
+           **{f"{m}{end}": v for m in ("macro_f1", "mcc") for end, v in (("", 0.5), ("_lo", -0.1), ("_hi", 0.2))}}
+    chance, signal = report.headline_text(pd.DataFrame([row, {**row, "label": "b", "mcc_lo": 0.05}])).splitlines()[1:]
+    assert chance.startswith("m|native|3shot") and "no better than chance" in chance
+    assert signal.startswith("b ") and "chance" not in signal
 
 
 def _cell(model, route, translator=None, seed="42"):

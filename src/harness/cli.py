@@ -64,6 +64,16 @@ def run_config(cfg: DictConfig) -> float:
         return _run_config(cfg)
 
 
+def _run_name(conf, cell, baseline: bool) -> str:
+    """model|route|kshot, plus what departs from the defaults, so a sweep's
+    runs read apart in the UI; a baseline reads no examples: model|route."""
+    prompt = conf.prompt
+    return "|".join([conf.model.name, conf.route.name, *([] if baseline else [f"{len(cell.shots)}shot"]),
+                     *([prompt.selection.value] if prompt.selection is not Selection.random else []),
+                     *([prompt.mode.value] if prompt.mode is not Mode.generate and not baseline else []),
+                     *([f"threshold={prompt.threshold}"] if cell.calibration or cell.task.threshold != 0.5 else [])])
+
+
 def _run_config(cfg: DictConfig) -> float:
     """Resume, naming and tracking around `pipeline.run_cell`."""
     from .cell import prepare, protocol_settings, route_of, uses_translator
@@ -92,13 +102,13 @@ def _run_config(cfg: DictConfig) -> float:
     task, split_of, evaluated, shots = cell.task, cell.split_of, cell.evaluated, cell.shots
 
     t = conf.tracking
+    run_name = _run_name(conf, cell, baseline=backend.predicts_labels)
     cell_hash = tracking.config_hash({**c, "shot_ids": [d.id for d in shots]})  # a tuned file's ids may change
     checkpoint = None
     if conf.resume:
         finished, stale = tracking.previous_runs(t.uri, t.experiment, cell_hash)
         if finished:
-            log.info("skipping %s|%s|%dshot: finished as run %s (resume=false reruns it)", model.name,
-                     route.name, len(shots), finished)
+            log.info("skipping %s: finished as run %s (resume=false reruns it)", run_name, finished)
             return tracking.finished_metric(finished, "median/macro_f1")
         tracking.mark_failed(stale)
         checkpoint = Path(t.checkpoints) / f"{cell_hash}.jsonl"
@@ -120,11 +130,6 @@ def _run_config(cfg: DictConfig) -> float:
     tags = {"model": model.name, "family": model.family, "params_b": str(model.params_b), "route": route.name,
             "language": ds.language, "shots": str(k), "selection": prompt.selection.value, "mode": prompt.mode.value,
             names.PROTOCOL: named[names.PROTOCOL], **t.tags}
-    # model|route|kshot, plus what departs from the defaults, so a sweep's runs read apart in the UI.
-    run_name = "|".join([model.name, route.name, *([] if backend.predicts_labels else [f"{k}shot"]),
-                         *([prompt.selection.value] if prompt.selection is not Selection.random else []),
-                         *([prompt.mode.value] if prompt.mode is not Mode.generate else []),
-                         *([f"threshold={prompt.threshold}"] if cell.calibration or task.threshold != 0.5 else [])])
     with tracking.tracked_run(uri=t.uri, experiment=t.experiment, artifact_location=t.artifact_location,
                               run_name=run_name, params={**tracking.flatten(c), **named}, tags=tags,
                               system_metrics=t.system_metrics) as run_id:
