@@ -142,6 +142,7 @@ def small_sweep(tmp_path_factory) -> dict:
     done = run_harness("-m", "model=keyword-baseline,smollm2-135m", "route=native,reference", "dataset.limit=12",
                        "prompt.mode=score", "prompt.shots=1", f"tracking.experiment={experiment}", cwd=folder)
     assert done.returncode == 0, done.stderr[-3000:]
-    names = [f"{m}|{r}|1shot|score" for m in ("keyword-baseline", "smollm2-135m") for r in ("native", "reference")]
+    names = [*(f"keyword-baseline|{r}" for r in ("native", "reference")),  # a baseline reads no examples
+             *(f"smollm2-135m|{r}|1shot|score" for r in ("native", "reference"))]
     return {"uri": f"sqlite:///{folder}/mlruns/mlflow.db", "experiment": experiment, "folder": folder,
             "names": names}

@@ -6,6 +6,7 @@ browser fails these tests instead of skipping them."""
 
 import os
 import shutil
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -89,6 +90,8 @@ def test_every_run_of_the_sweep_is_listed_with_its_median_macro_f1(page, small_s
     experiment_id, runs = _experiment(small_sweep)
     expected = {n: runs[n].data.metrics[METRIC] for n in small_sweep["names"]}
     check_listed(runs_table(page, server, experiment_id), expected)
+    if os.environ.get("HARNESS_SCREENSHOTS"):  # the README's (HARNESS_SCREENSHOTS=<folder>)
+        page.screenshot(path=str(Path(os.environ["HARNESS_SCREENSHOTS"]) / "runs-table.png"))
 
 
 def test_the_check_fails_when_a_run_is_missing(page, small_sweep, server):
@@ -113,12 +116,15 @@ def test_a_runs_predictions_artifact_opens(page, small_sweep, server):
     page.wait_for_function("line => document.body.innerText.includes(line)", arg=first[:80])
 
 
-def test_report_page_shows_every_figure(page, small_sweep, tmp_path):
-    done = run_harness("--experiment", small_sweep["experiment"], "--tracking-uri", small_sweep["uri"],
-                       "--out", str(tmp_path), "--bootstrap", "100", "--no-log", module="harness.report",
-                       cwd=tmp_path)
+def _report(page, sweep, folder) -> None:
+    done = run_harness("--experiment", sweep["experiment"], "--tracking-uri", sweep["uri"], "--out", str(folder),
+                       "--bootstrap", "100", "--no-log", module="harness.report", cwd=folder)
     assert done.returncode == 0, done.stderr[-3000:]
-    page.goto((tmp_path / "report.html").as_uri())
+    page.goto((folder / "report.html").as_uri())
+
+
+def test_report_page_shows_every_figure(page, small_sweep, tmp_path):
+    _report(page, small_sweep, tmp_path)
     images = page.locator("img")
     assert images.count() == 4
     for image in images.all():
@@ -127,3 +133,19 @@ def test_report_page_shows_every_figure(page, small_sweep, tmp_path):
     assert page.get_by_role("heading", name="Headline").is_visible()
     headline = page.locator("table").first.inner_text()
     assert all(name in headline for name in small_sweep["names"])
+
+
+def test_report_fits_a_laptop_screen(browser, small_sweep, tmp_path):
+    """At 1366 x 768 the page never scrolls sideways and the headline table
+    needs no scrolling of its own. With HARNESS_SCREENSHOTS=<folder> the
+    README's screenshots are taken here."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    _report(page, small_sweep, tmp_path)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    headline = page.locator("div.scroll").first
+    assert headline.evaluate("d => d.scrollWidth <= d.clientWidth"), "the headline table is wider than the page"
+    if os.environ.get("HARNESS_SCREENSHOTS"):
+        page.locator("h2", has_text="Headline").scroll_into_view_if_needed()
+        page.screenshot(path=str(Path(os.environ["HARNESS_SCREENSHOTS"]) / "report-headline.png"))
+    context.close()

@@ -64,9 +64,12 @@ def test_embedded_model_run_logs_the_whole_contract(workdir):
     assert 100 < run["metrics.memory/peak_rss_mb"] < 24 * 1024  # the model is resident: more than 100 MB
 
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.run_id)}
-    assert {"predictions.jsonl", "per_feature.csv", "config.yaml", "prompt.txt"} <= artifacts
+    assert {"predictions.jsonl", "predictions_table.json", "per_feature.csv", "config.yaml", "prompt.txt"} <= artifacts
     preds = _predictions(run.run_id)
     assert len(preds) == 3 and all(p["split"] == "test" for p in preds)
+    table = mlflow.load_table("predictions_table.json", run_ids=[run.run_id])  # the UI's table view reads this
+    assert list(table["id"]) == [p["id"] for p in preds] and list(table["answer"]) == [p["raw_output"] for p in preds]
+    assert all(table[f"{k}_gold"].tolist() == [p["gold"][k] for p in preds] for k in KEYS)
     assert all(set(p["pred"]) == set(KEYS) and p["raw_output"] for p in preds)
     prompt = open(mlflow.artifacts.download_artifacts(run_id=run.run_id, artifact_path="prompt.txt")).read()
     assert "Patient requested a doctor's visit: " in prompt and "<|im_start|>assistant" in prompt
@@ -117,8 +120,9 @@ def test_sweep_runs_every_cell_and_loads_each_model_once(workdir):
                        f"dataset.path={DEMO}", *_store(workdir), "tracking.experiment=sweep", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _runs(workdir, "sweep")
-    assert sorted(runs["tags.mlflow.runName"]) == sorted(
-        f"{m}|native|{k}shot|score" for m in ("keyword-baseline", "smollm2-135m") for k in (0, 1))
+    assert sorted(runs["tags.mlflow.runName"]) == [  # the baseline reads no examples: named alike for k = 0, 1
+        "keyword-baseline|native", "keyword-baseline|native", "smollm2-135m|native|0shot|score",
+        "smollm2-135m|native|1shot|score"]
     assert set(runs["status"]) == {"FINISHED"}
     loads = re.findall(r"loading backend (\S+)", proc.stdout + proc.stderr)
     assert len(loads) == 2, loads  # one per model, not one per cell
@@ -159,8 +163,9 @@ def test_translate_route_translates_each_text_once_per_sweep(workdir):
     runs = _runs(workdir, "routes")
     assert len(runs) == 4 and set(runs["status"]) == {"FINISHED"}
     translate = runs[runs["params.route"] == "translate"]
-    assert list(translate["metrics.translation/cache_misses"]) == [3, 0]  # 2 documents + 1 example, then all hits
-    assert list(translate["metrics.translation/cache_hits"]) == [0, 3]
+    # The model reads 2 documents + 1 example; then the baseline, which reads no examples, the same 2 documents.
+    assert list(translate["metrics.translation/cache_misses"]) == [3, 0]
+    assert list(translate["metrics.translation/cache_hits"]) == [0, 2]
     assert translate["metrics.translation/chrf"].notna().all()
     native = runs[runs["params.route"] == "native"]
     assert native["metrics.translation/cache_misses"].isna().all()
@@ -170,7 +175,9 @@ def test_translate_route_translates_each_text_once_per_sweep(workdir):
         assert "translations.jsonl" in paths and "route_effects" in paths
         rows = [json.loads(line) for line in open(mlflow.artifacts.download_artifacts(
             run_id=run_id, artifact_path="translations.jsonl"), encoding="utf-8")]
-        assert len(rows) == 3 and all(r["source"] and r["reference"] and "translation" in r for r in rows)
+        assert len(rows) == (2 if translate.loc[translate.run_id == run_id, "params.model"].item() ==
+                             "keyword-baseline" else 3)
+        assert all(r["source"] and r["reference"] and "translation" in r for r in rows)
         effects = pd.read_csv(mlflow.artifacts.download_artifacts(
             run_id=run_id, artifact_path="route_effects/translate_vs_native.csv"))
         assert list(effects.columns) == ["feature", "metric", "native", "translate", "delta"]

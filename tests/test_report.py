@@ -122,8 +122,9 @@ def test_headline_text_marks_runs_no_better_than_chance():
     assert signal.startswith("b ") and "chance" not in signal
 
 
-def _cell(model, route, translator=None, seed="42"):
-    params = {"model": model, "route": route, "shots": "1", "seed": seed}
+def _cell(model, route, translator=None, seed="42", baseline=False):
+    params = {"model": model, "route": route, "shots": "0" if baseline else "1", "seed": seed,
+              "baseline": str(baseline).lower()}
     if translator:
         params["translator.model.name"] = translator
     rows = [{"id": "1", "gold": {"pain": True}, "pred": {"pain": True}}]
@@ -141,6 +142,15 @@ def test_pairs_differ_in_exactly_what_they_compare():
         ("route", "a|native|1shot", "a|translate|1shot|translator.model.name=smol"),
         ("model", "a|translate|1shot|translator.model.name=aya", "b|translate|1shot"),
     }  # not two translators as a "route" pair, nor models on different translators or seeds
+
+
+def test_a_baseline_pairs_with_a_model_whatever_its_prompt():
+    runs = [_cell("a", "native"), _cell("a", "native", seed="7"), _cell("kw", "native", seed="1", baseline=True),
+            _cell("kw", "reference", baseline=True)]
+    report.label_runs(runs)
+    found = {(kind, a.params["model"], a.params["seed"], b.params["model"]) for kind, a, b in report.pairs(runs)}
+    # Both seeds of model a against the baseline; the baseline's own routes differ in seed, so they do not pair.
+    assert found == {("model", "a", "42", "kw"), ("model", "a", "7", "kw")}
 
 
 def test_labels_stay_unique():

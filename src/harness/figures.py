@@ -109,24 +109,32 @@ FIGURES: dict[str, Callable[[Tables, Path], None]] = {
 
 
 def _with_interval(frame: pd.DataFrame, columns) -> pd.DataFrame:
-    """value [lo, hi] strings for display."""
+    """value [lo, hi] for display, the interval on a line of its own (narrow columns)."""
     out = frame.copy()
     for c in columns:
-        out[c] = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else f"{v:.3f}"
+        out[c] = [f"{v:.3f}<small>[{lo:.3f}, {hi:.3f}]</small>" if np.isfinite(lo) else f"{v:.3f}"
                   for v, lo, hi in zip(frame[c], frame[f"{c}_lo"], frame[f"{c}_hi"])]
         out = out.drop(columns=[f"{c}_lo", f"{c}_hi"])
     return out
 
 
 def _table(frame: pd.DataFrame) -> str:
+    """A table that scrolls sideways inside the page, never the page itself.
+    Cells are escaped; only the interval markup of `_with_interval` is kept."""
     if frame.empty:
         return "<p><em>none in this experiment</em></p>"
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="", border=0, classes="t")
+    shown = frame.map(lambda v: html_escape.escape(v).replace("&lt;small&gt;", "<small>").replace(
+        "&lt;/small&gt;", "</small>") if isinstance(v, str) else v)
+    table = shown.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="", border=0, classes="t",
+                          escape=False)
+    return f'<div class="scroll">{table}</div>'
+
 
 
 def html(tables: Tables, files: Mapping[str, Path], *, experiment: str, n_boot: int) -> str:
     """The whole report as one page: tables inline, figures embedded as data URIs."""
-    h = tables["headline"].copy()
+    # The label says model, route, shots, selection and mode; headline.csv keeps them apart.
+    h = tables["headline"].drop(columns=["model", "route", "shots", "selection", "mode", "run_id"], errors="ignore")
     h["macro_f1_iqr"] = [f"{q1:.3f}-{q3:.3f}" for q1, q3 in zip(h.pop("macro_f1_q1"), h.pop("macro_f1_q3"))]
     h = _with_interval(h, ("macro_f1", "mcc", "sensitivity", "specificity", "precision", "missing_rate"))
     comparisons = _with_interval(tables["comparisons"], ("delta",))
@@ -146,6 +154,8 @@ def html(tables: Tables, files: Mapping[str, Path], *, experiment: str, n_boot: 
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
 table.t {{ border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1.5em; }}
+div.scroll {{ overflow-x: auto; max-width: 100%; }}
+table.t small {{ display: block; color: #666; font-size: 11px; white-space: nowrap; }}
 table.t th, table.t td {{ padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: left; }}
 figure {{ margin: 1em 0 2em; }} img {{ max-width: 100%; }} figcaption {{ color: #555; font-size: 13px; }}
 </style></head><body>

@@ -10,6 +10,7 @@ MODE = "mode"
 SHOTS = "shots"
 SELECTION = "selection"
 SEED = "seed"
+BASELINE = "baseline"  # "true" for a backend that predicts labels itself (keyword, tfidf-logreg): reads no prompt
 DATASET = "dataset"
 DATASET_DIGEST = "dataset_digest"
 PROTOCOL = "protocol"  # also a tag
@@ -27,5 +28,6 @@ INTERRUPTED = "harness.interrupted"
 
 # artifacts
 PREDICTIONS = "predictions.jsonl"
+PREDICTIONS_TABLE = "predictions_table.json"  # the same rows as an MLflow table (the UI's artifact table view)
 TRANSLATIONS = "translations.jsonl"
 EXAMPLES = "shots.json"

@@ -158,7 +158,7 @@ def run(
                     checkpoint_store.append(checkpoint, done)
                     log.info("%d/%d documents, %.1f s", len(answers) + len(done), len(requests),
                              time.perf_counter() - t0)
-                shown.update(len(chunk) - (shown.n - before))
+                shown.update(len(chunk) - (shown.n - before))  # what the batches did not report
                 answers += done
                 if on_chunk is not None and not resumed:
                     on_chunk([to_prediction(task, d, split_of[d.id], a, thresholds)

@@ -238,6 +238,23 @@ def predictions_jsonl(result: RunResult, log_text: str) -> str:
     return "".join(rows)
 
 
+def predictions_table(result: RunResult, log_text: str):
+    """One row per document for MLflow's table view (browsed and filtered in
+    the UI): id, split, fields right, fields missing, the answer (under
+    tracking.log_text's rules), then each feature's prediction and gold label."""
+    import pandas as pd
+
+    rows = []
+    for p in result.predictions:
+        row = {"id": p.doc_id, "split": p.split, "right": sum(p.pred[k] is not None and p.pred[k] == g
+                                                              for k, g in p.gold.items()),
+               "missing": sum(v is None for v in p.pred.values()), "answer": text_for_log(p.raw_output, log_text)}
+        for k, g in p.gold.items():
+            row[k], row[f"{k}_gold"] = p.pred[k], g
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def log_translations(documents, texts: Mapping[str, str], split_of: Mapping[str, str], log_text: str) -> None:
     """translations.jsonl: what the extractor read on the translate route."""
     rows = [{"id": d.id, "split": split_of[d.id], "source": text_for_log(d.text, log_text),
@@ -276,6 +293,7 @@ def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, datase
 
     mlflow.log_metrics(result.metrics)
     mlflow.log_text(predictions_jsonl(result, log_text), names.PREDICTIONS)
+    mlflow.log_table(predictions_table(result, log_text), names.PREDICTIONS_TABLE)
     prompt = result.example_prompt
     if LogText(log_text) is not LogText.full:  # keep the prompt's shape, not its transcripts
         for text in sorted(result.example_texts, key=len, reverse=True):
