@@ -67,6 +67,7 @@ def test_embedded_model_run_logs_the_whole_contract(workdir):
     assert {"predictions.jsonl", "predictions_table.json", "per_feature.csv", "config.yaml", "prompt.txt"} <= artifacts
     preds = _predictions(run.run_id)
     assert len(preds) == 3 and all(p["split"] == "test" for p in preds)
+    mlflow.set_experiment("harness")
     table = mlflow.load_table("predictions_table.json", run_ids=[run.run_id])  # the UI's table view reads this
     assert list(table["id"]) == [p["id"] for p in preds] and list(table["answer"]) == [p["raw_output"] for p in preds]
     assert all(table[f"{k}_gold"].tolist() == [p["gold"][k] for p in preds] for k in KEYS)

@@ -152,11 +152,11 @@ def html(tables: Tables, files: Mapping[str, Path], *, experiment: str, n_boot: 
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+body {{ font-family: system-ui, sans-serif; margin: 1em; color: #222; }}
 table.t {{ border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1.5em; }}
 div.scroll {{ overflow-x: auto; max-width: 100%; }}
 table.t small {{ display: block; color: #666; font-size: 11px; white-space: nowrap; }}
-table.t th, table.t td {{ padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: left; }}
+table.t th, table.t td {{ padding: 3px 5px; border-bottom: 1px solid #ddd; text-align: left; }}
 figure {{ margin: 1em 0 2em; }} img {{ max-width: 100%; }} figcaption {{ color: #555; font-size: 13px; }}
 </style></head><body>
 <h1>{title}</h1>
