@@ -40,7 +40,8 @@ demo: setup
 	$(BIN)/harness -m model=keyword-baseline,tfidf-logreg,$(DEMO_MODEL) route=native,reference \
 	  prompt.mode=score prompt.threshold=dev dataset.limit=40 tracking.experiment=demo
 	$(BIN)/harness-report --experiment demo
-	@echo "MLflow UI: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db, then http://127.0.0.1:5000 (experiment demo)"
+	@echo "MLflow UI: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db"
+	@echo "  then http://127.0.0.1:5000 (experiment demo); the report: reports/demo/report.html"
 
 test: setup-test
 	$(BIN)/pytest -q

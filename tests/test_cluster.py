@@ -15,7 +15,8 @@ psycopg = pytest.importorskip("psycopg")
 from .conftest import DEMO, mlflow_server, run_harness
 
 pytestmark = pytest.mark.slow
-COMPLETE_RUN = {"predictions.jsonl", "predictions_table.json", "per_feature.csv", "config.yaml", "prompt.txt", "shots.json"}
+COMPLETE_RUN = {"predictions.jsonl", "predictions_table.json", "per_feature.csv", "config.yaml", "prompt.txt",
+                "shots.json"}
 
 
 @pytest.fixture(scope="module")

@@ -107,7 +107,8 @@ def prepare(conf: Config) -> Cell:
                                 examples=[d.id for d in documents if d.is_example])
     evaluated = splits.evaluated_split(documents, split_of, split.evaluate)[: ds.limit]
     shots = select_shots(documents, split_of, conf.prompt, task.keys, conf.seed)
-    calibration = [d for d in documents if split_of[d.id] == "dev"][: ds.limit] if conf.prompt.threshold == "dev" else []
+    dev = [d for d in documents if split_of[d.id] == "dev"]
+    calibration = dev[: ds.limit] if conf.prompt.threshold == "dev" else []
     return Cell(task=task, documents=documents, split_of=split_of, evaluated=evaluated, shots=shots,
                 language=ds.language, scores_examples=split.evaluate is Evaluate.all, skipped_empty=skipped,
                 calibration=calibration)

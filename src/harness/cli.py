@@ -118,7 +118,8 @@ def _run_config(cfg: DictConfig) -> float:
     departures = protocol.departures(settings)
     named = {
         names.MODEL: model.name, names.ROUTE: route.name, names.PROMPT: prompt.name,
-        names.MODE: prompt.mode.value, names.SHOTS: k, names.BASELINE: str(backend.predicts_labels).lower(), names.SELECTION: prompt.selection.value, names.SEED: conf.seed,
+        names.MODE: prompt.mode.value, names.SHOTS: k, names.SELECTION: prompt.selection.value, names.SEED: conf.seed,
+        names.BASELINE: str(backend.predicts_labels).lower(),
         names.DATASET: ds.name, names.DATASET_DIGEST: digest, names.PROTOCOL: protocol.protocol_name(settings),
         names.PROTOCOL_DEPARTURES: ",".join(departures),
         names.PROTOCOL_UNVERIFIABLE: ",".join(protocol.unverifiable(settings)), names.CONFIG_HASH: cell_hash,
