@@ -59,7 +59,7 @@ def make_backend(model, cell):
         spec = _conf(model).model.backend
         backend = TransformersBackend(path=spec["path"], gguf_file=spec["gguf_file"], dtype="float32",
                                       device=device, batch_size=4, prefill_batch_size=2, max_new_tokens=160)
-        if backend.windows:  # the windows must matter: prompts longer than them
+        if backend.attention.windows:  # the windows must matter: prompts longer than them
             requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
             assert min(len(_plain_ids(backend, r)[0]) for r in requests) > backend.model.config.sliding_window
         return backend

@@ -79,20 +79,21 @@ def run_cell(
     checkpoint: Optional[Path] = None,
     on_chunk: Optional[Callable[[list[Prediction]], None]] = None,
 ) -> RunResult:
-    """One grid cell: the route reads the examples (or, for a backend that
-    learns, the whole pool) and the evaluated documents; a learning backend
-    is trained on the pool; then `run` scores the evaluated documents. The
-    result carries what the route did."""
+    """One grid cell: the route reads, in one go, the examples, the pool (for
+    a backend that learns, which is trained on it), the dev documents that
+    calibrate thresholds and the evaluated documents; then `run` scores the
+    evaluated ones. The result carries what the route did."""
     pool = [d for d in cell.documents if cell.split_of[d.id] == "pool"] if backend.learns_from_pool else []
     if pool and cell.scores_examples:
         raise HarnessError("split.evaluate=all would score the pool documents a learning baseline trains on "
                            "(use test, dev or nonpool)")
-    reading = route.read(pool + cell.shots + cell.evaluated, cell.language)
-    read, a, b = reading.documents, len(pool), len(pool) + len(cell.shots)
-    pool, shots, documents = read[:a], read[a:b], read[b:]
+    parts = [pool, cell.shots, cell.calibration, cell.evaluated]
+    reading = route.read([d for part in parts for d in part], cell.language)
+    read = iter(reading.documents)
+    pool, shots, calibration, documents = ([next(read) for _ in part] for part in parts)
     if backend.learns_from_pool:
         backend.fit(pool, cell.task.keys)
-    thresholds = calibrate(cell, backend, route, shots) if cell.calibration else None
+    thresholds = calibrate(cell.task, backend, shots, calibration) if calibration else None
     result = run(cell.task, backend, shots, documents, cell.split_of, chunk_size=chunk_size, checkpoint=checkpoint,
                  score_examples=cell.scores_examples, on_chunk=on_chunk, thresholds=thresholds)
     result.metrics.update(reading.metrics)
@@ -101,14 +102,14 @@ def run_cell(
     return result
 
 
-def calibrate(cell: Cell, backend: Backend, route: Route, shots: Sequence[Document]) -> dict[str, float]:
+def calibrate(task: Task, backend: Backend, shots: Sequence[Document],
+              documents: Sequence[Document]) -> dict[str, float]:
     """Per feature, the threshold on P(true) that maximises its macro-F1 on
-    the cell's calibration (dev) documents, scored as the evaluated ones are."""
-    documents = route.read(cell.calibration, cell.language).documents
-    scores = backend.score(build_requests(cell.task, shots, documents))
+    these (dev) documents, scored as the evaluated ones are."""
+    scores = backend.score(build_requests(task, shots, documents))
     log.info("calibrated thresholds on %d dev documents", len(documents))
     return {k: metrics.best_threshold([d.labels[k] for d in documents], [s.probs[i] for s in scores])
-            for i, k in enumerate(cell.task.keys)}
+            for i, k in enumerate(task.keys)}
 
 
 def run(
@@ -145,26 +146,20 @@ def run(
         log.info("resuming: %d of %d documents already done (%s)", len(saved), len(requests), checkpoint)
     answers: list[Answer] = []
     t0 = time.perf_counter()
-    with progress.bar(len(requests), "documents") as shown:
-        backend.on_batch = shown.update  # per batch where the backend reports them, else per chunk
-        try:
-            for start in range(0, len(requests), chunk_size):
-                chunk = requests[start:start + chunk_size]
-                before, resumed = shown.n, all(r.doc_id in saved for r in chunk)
-                if resumed:
-                    done = [saved[r.doc_id] for r in chunk]
-                else:
-                    done = answer(chunk)
-                    checkpoint_store.append(checkpoint, done)
-                    log.info("%d/%d documents, %.1f s", len(answers) + len(done), len(requests),
-                             time.perf_counter() - t0)
-                shown.update(len(chunk) - (shown.n - before))  # what the batches did not report
-                answers += done
-                if on_chunk is not None and not resumed:
-                    on_chunk([to_prediction(task, d, split_of[d.id], a, thresholds)
-                              for d, a in zip(documents, answers)])
-        finally:
-            backend.on_batch = None
+    with progress.backend_bar(backend, len(requests), "documents") as advance:
+        for start in range(0, len(requests), chunk_size):
+            chunk = requests[start:start + chunk_size]
+            resumed = all(r.doc_id in saved for r in chunk)
+            if resumed:
+                done = [saved[r.doc_id] for r in chunk]
+            else:
+                done = answer(chunk)
+                checkpoint_store.append(checkpoint, done)
+                log.info("%d/%d documents, %.1f s", len(answers) + len(done), len(requests), time.perf_counter() - t0)
+            advance(len(chunk))
+            answers += done
+            if on_chunk is not None and not resumed:
+                on_chunk([to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(documents, answers)])
     predictions = [to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(documents, answers)]
     probs = [p.prob for p in predictions]
     per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions], task.keys,

@@ -4,7 +4,8 @@ in logs and CI the per-chunk log lines say the same without the noise."""
 from __future__ import annotations
 
 import sys
-from typing import Iterable, Optional, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
 from tqdm import tqdm
 
@@ -19,6 +20,31 @@ def bar(total: int, what: str, unit: str = "doc") -> tqdm:
     """A bar to `update(n)` as work finishes (a no-op object off a terminal)."""
     return tqdm(total=total, desc=what, unit=unit, file=sys.stderr, disable=not shown(), leave=False,
                 dynamic_ncols=True)
+
+
+@contextmanager
+def backend_bar(backend, total: int, what: str) -> Iterator[Callable[[int], None]]:
+    """A bar that the backend advances batch by batch where it reports them
+    (`Backend.on_batch`). Yields `advance(n)`, to call after each backend call
+    of n requests (or n resumed ones): it counts what the batches did not."""
+    reported = 0
+
+    def on_batch(n: int) -> None:
+        nonlocal reported
+        reported += n
+        shown.update(n)
+
+    def advance(n: int) -> None:
+        nonlocal reported
+        shown.update(max(n - reported, 0))
+        reported = 0
+
+    with bar(total, what) as shown:
+        backend.on_batch = on_batch
+        try:
+            yield advance
+        finally:
+            backend.on_batch = None
 
 
 def each(items: Iterable[T], what: str, total: Optional[int] = None, unit: str = "it") -> Iterable[T]:

@@ -222,8 +222,9 @@ def compare(runs: list[Run], n_boot: int, seed: int) -> tuple[pd.DataFrame, pd.D
     return summary_frame, feature_frame
 
 
-def build(raw_runs: list[dict[str, Any]], out: Path, *, experiment: str, n_boot: int, seed: int) -> dict[str, Path]:
-    """Write the report's files to `out`; returns name -> path."""
+def build(raw_runs: list[dict[str, Any]], out: Path, *, experiment: str, n_boot: int,
+          seed: int) -> tuple[dict[str, Path], dict[str, pd.DataFrame]]:
+    """Write the report's files to `out`; returns name -> path, and the tables."""
     from . import figures
 
     if not raw_runs:
@@ -246,7 +247,7 @@ def build(raw_runs: list[dict[str, Any]], out: Path, *, experiment: str, n_boot:
     files["report.html"] = out / "report.html"
     files["report.html"].write_text(figures.html(tables, files, experiment=experiment, n_boot=n_boot),
                                     encoding="utf-8")
-    return files
+    return files, tables
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -266,9 +267,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         from . import tracking
 
         out = Path(args.out or Path("reports") / args.experiment)
-        files = build(tracking.result_runs(args.tracking_uri, args.experiment), out, experiment=args.experiment,
+        files, tables = build(tracking.result_runs(args.tracking_uri, args.experiment), out, experiment=args.experiment,
                       n_boot=args.bootstrap, seed=args.seed)
-        print(headline_text(pd.read_csv(files["headline.csv"])))
+        print(headline_text(tables["headline"]))
         print(f"wrote {len(files)} files to {out}/ (open {files['report.html']})")
         if not args.no_log:
             run_id = tracking.log_report(args.tracking_uri, args.experiment, str(out),

@@ -26,16 +26,16 @@ from dataclasses import replace
 from typing import Optional, Sequence
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StaticCache
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ..config import Mode
 from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
 from ..prompts import plain_turns
-from ..records import Generation, Request, Scores, ScoreSpec
+from ..records import Generation, Request, Scores
 from . import Backend
-from .layout import (attention_windows, batch_inputs, common_prefix, empty_static_cache, fill_rows, full_layers,
-                     position_masks, static_cache, suffix_positions)
+from .layout import (Attention, batch_inputs, common_prefix, empty_static_cache, fill_rows, static_cache,
+                     suffix_positions, value_ids, value_positions)
 from .processors import greedy_choices, greedy_processors
 
 
@@ -99,10 +99,7 @@ class TransformersBackend(Backend):
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(self.device).eval()
-        # Sliding-window layers (Gemma 3) get masks counted in positions, and
-        # caches that keep every key: see `_mask`.
-        self.windows = attention_windows(self.model.config)
-        self.cache_config = full_layers(self.model.config) if self.windows else self.model.config
+        self.attention = Attention(self.model.config)  # sliding-window layers (Gemma 3) need masks of their own
         self.context = max_context or getattr(self.model.config, "max_position_embeddings", None)
         self.truncate = truncate  # cut an over-long transcript to fit (counted), instead of stopping
         # Decoding one token for 8 rows costs about twice one row on a 2-core
@@ -226,7 +223,7 @@ class TransformersBackend(Backend):
         t0 = time.perf_counter()
         # Only its keys and values are wanted: no logits over the vocabulary.
         cache = self.model(input_ids=torch.tensor([rows[0][:n]], device=self.device), use_cache=True,
-                           cache=self._empty_cache(), logits_to_keep=1).cache
+                           cache=self.attention.empty_cache(), logits_to_keep=1).cache
         self._sync()
         self.stats["prefix_s"] += time.perf_counter() - t0
         self.stats["prefix_tokens"] += n
@@ -271,33 +268,20 @@ class TransformersBackend(Backend):
         step."""
         if static_len is None:
             if prefix_cache is None:
-                return self._empty_cache()
+                return self.attention.empty_cache()
             cache = copy.deepcopy(prefix_cache)
             cache.batch_repeat_interleave(rows)
             return cache
         layers = prefix_cache.layers if prefix_cache is not None else []
-        return static_cache(self.cache_config, static_len,
+        return static_cache(self.attention.cache_config, static_len,
                              [(l.keys.repeat(rows, 1, 1, 1), l.values.repeat(rows, 1, 1, 1)) for l in layers])
-
-    def _empty_cache(self):
-        """None (the model makes its own) or, with sliding windows, a cache that keeps every key."""
-        return DynamicCache() if self.windows else None
-
-    def _mask(self, mask, positions, cache):
-        """The attention mask as the model takes it. With sliding-window layers
-        the model's own masks would count cache slots, and padding and
-        unconfirmed drafts make slots outnumber positions: masks per layer
-        kind, counted in positions, keep each window what it is without them."""
-        if not self.windows:
-            return mask
-        kv_len = cache.get_max_length() if isinstance(cache, StaticCache) else mask.shape[1]
-        return position_masks(mask, positions, kv_len, self.windows, self.model.dtype)
 
     def _read(self, ids, mask, n_prefix: int, cache, keep):
         """One forward pass over a batch's own tokens (the prefix's keys and values are in `cache`)."""
         positions = suffix_positions(mask, n_prefix)
-        return self.model(input_ids=ids[:, n_prefix:], attention_mask=self._mask(mask, positions, cache),
-                          position_ids=positions, cache=cache, use_cache=True, logits_to_keep=keep)
+        return self.model(input_ids=ids[:, n_prefix:], position_ids=positions, cache=cache, use_cache=True,
+                          attention_mask=self.attention.mask(mask, positions, cache, self.model.dtype),
+                          logits_to_keep=keep)
 
     @torch.inference_mode()
     def _prefill(self, rows, n_prefix: int, prefix_cache):
@@ -319,7 +303,8 @@ class TransformersBackend(Backend):
             result = self._read(group_ids, group_mask, n_prefix, self._batch_cache(prefix_cache, len(group_ids)), 1)
             first.append(result.logits)
             if cache is None:  # allocated once: copying groups together would hold the batch's keys 2-3 times
-                cache = empty_static_cache(self.cache_config, width + ANSWER_ROOM, len(rows), result.cache.layers)
+                cache = empty_static_cache(self.attention.cache_config, width + ANSWER_ROOM, len(rows),
+                                           result.cache.layers)
             # The group's own padding sat between prefix and suffix; the batch's wider padding goes there too.
             fill_rows(cache, result.cache.layers, start, n_prefix, width - group_ids.shape[1])
             del result
@@ -371,7 +356,7 @@ class TransformersBackend(Backend):
             k = max(len(d) for d in drafts)
             used = mask.shape[1]
             if used + k + 1 > cache.get_max_length():  # a long answer: more room
-                cache = static_cache(self.cache_config, used + k + 1 + ANSWER_ROOM,
+                cache = static_cache(self.attention.cache_config, used + k + 1 + ANSWER_ROOM,
                                       [(l.keys[:, :, :used], l.values[:, :, :used]) for l in cache.layers])
             inputs = torch.tensor([[pad] * (k + 1) if done[r] else [out[r][-1]] + d + [pad] * (k - len(d))
                                    for r, d in enumerate(drafts)], device=self.device)
@@ -380,8 +365,9 @@ class TransformersBackend(Backend):
             slot = torch.arange(k + 1, device=self.device)
             mask = torch.cat([mask, (live[:, None] & (slot <= drafted[:, None])).long()], dim=1)
             positions = lengths[:, None] + slot
-            logits = self.model(input_ids=inputs, attention_mask=self._mask(mask, positions, cache),
-                                position_ids=positions, cache=cache, use_cache=True).logits
+            logits = self.model(input_ids=inputs, position_ids=positions,
+                                attention_mask=self.attention.mask(mask, positions, cache, self.model.dtype),
+                                cache=cache, use_cache=True).logits
             answers = [None if d else o for d, o in zip(done, out)]
             choice = greedy_choices(logits, self.process, token_rows, answers, drafts)
             # How many of its drafts each row's own choices confirm, in order; plus its next choice.
@@ -399,35 +385,17 @@ class TransformersBackend(Backend):
         return [Generation(doc_id=r.doc_id, text=self.tokenizer.decode(o, skip_special_tokens=True),
                            latency_s=(end - t0) / len(batch), n_tokens=len(o)) for r, o in zip(batch, out)]
 
-    def _value_ids(self, spec: ScoreSpec) -> tuple[int, int]:
-        """Token ids of the true and false words where the template puts a value."""
-        start, end = spec.spans[0]
-        placeholder = self.tokenizer(spec.text, add_special_tokens=False).input_ids
-        alternative = self.tokenizer(spec.text[:start] + spec.true_word + spec.text[end:],
-                                     add_special_tokens=False).input_ids
-        j = next(k for k, (a, b) in enumerate(zip(placeholder, alternative)) if a != b)
-        return alternative[j], placeholder[j]
-
     @torch.inference_mode()
     def _score(self, batch, token_rows, n_prefix, prefix_cache) -> list[Scores]:
         ids, mask = batch_inputs(token_rows, n_prefix, self.tokenizer.pad_token_id, self.device)
         cache = self._batch_cache(prefix_cache, len(batch))
-        true_id, false_id = self._value_ids(batch[0].score)
-        # Where each row's field values sit: the logits are computed only
-        # there (the vocabulary projection is a fifth of a small model's work).
-        columns = []
-        for b, r in enumerate(batch):
-            prompt = self.render(r)
-            enc = self.tokenizer(prompt + r.score.text, add_special_tokens=False, return_offsets_mapping=True)
-            pad = ids.shape[1] - len(enc.input_ids)  # this row's padding, between prefix and suffix
-            row = []
-            for start, _ in r.score.spans:
-                at = len(prompt) + start
-                j = next(k for k, (a, b_) in enumerate(enc.offset_mapping) if b_ > at)  # the value's token
-                if enc.input_ids[j] != false_id:
-                    raise RuntimeError(f"document {r.doc_id}: the answer template tokenizes unexpectedly at {at}")
-                row.append(j - 1 + pad - n_prefix)  # the logits that predict it, in the suffix
-            columns.append(row)
+        true_id, false_id = value_ids(self.tokenizer, batch[0].score)
+        # The logits that predict each field's value, in each row's suffix
+        # (past its padding): computed only there (the vocabulary projection
+        # is a fifth of a small model's work).
+        columns = [[j - 1 + ids.shape[1] - len(row) - n_prefix
+                    for j in value_positions(self.tokenizer, self.render(r), r.score, false_id, r.doc_id)]
+                   for r, row in zip(batch, token_rows)]
         self._sync()
         t0 = time.perf_counter()
         logits = self._read(ids, mask, n_prefix, cache, torch.tensor(columns, device=self.device)).logits

@@ -10,7 +10,9 @@ import copy
 from typing import Mapping, Optional, Sequence
 
 import torch
-from transformers import StaticCache
+from transformers import DynamicCache, StaticCache
+
+from ..records import ScoreSpec
 
 
 def batch_inputs(rows: Sequence[Sequence[int]], n_prefix: int, pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,6 +65,30 @@ def common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
     return n
 
 
+class Attention:
+    """How the backend lays out attention for a model. One whose layers all
+    see every position keeps its own caches and takes the 2D mask. One with
+    sliding-window layers (Gemma 2 and 3) would get masks from transformers
+    that count cache slots, and padding and unconfirmed drafts make slots
+    outnumber positions: it gets masks per layer kind counted in positions,
+    and caches that keep every key."""
+
+    def __init__(self, config):
+        self.windows = attention_windows(config)
+        self.cache_config = full_layers(config) if self.windows else config  # for the caches the backend builds
+
+    def empty_cache(self):
+        """None (the model makes its own) or, with sliding windows, a cache that keeps every key."""
+        return DynamicCache() if self.windows else None
+
+    def mask(self, mask: torch.Tensor, positions: torch.Tensor, cache, dtype: torch.dtype):
+        """The attention mask as the model takes it, for queries at `positions` over `cache`."""
+        if not self.windows:
+            return mask
+        kv_len = cache.get_max_length() if isinstance(cache, StaticCache) else mask.shape[1]
+        return position_masks(mask, positions, kv_len, self.windows, dtype)
+
+
 def attention_windows(config) -> Optional[dict[str, Optional[int]]]:
     """Layer kind -> how many positions back a query may look (None: all),
     for models with sliding-window layers (Gemma 3: five in six look 512
@@ -104,4 +130,26 @@ def position_masks(mask: torch.Tensor, query_positions: torch.Tensor, kv_len: in
         allowed = seen if window is None else seen & (q - k < window)
         out[kind] = torch.zeros(allowed.shape, dtype=dtype, device=mask.device).masked_fill(
             ~allowed, torch.finfo(dtype).min)[:, None]
+    return out
+
+
+def value_ids(tokenizer, spec: ScoreSpec) -> tuple[int, int]:
+    """Token ids of the true and false words where the template puts a value."""
+    start, end = spec.spans[0]
+    placeholder = tokenizer(spec.text, add_special_tokens=False).input_ids
+    alternative = tokenizer(spec.text[:start] + spec.true_word + spec.text[end:], add_special_tokens=False).input_ids
+    j = next(k for k, (a, b) in enumerate(zip(placeholder, alternative)) if a != b)
+    return alternative[j], placeholder[j]
+
+
+def value_positions(tokenizer, prompt: str, spec: ScoreSpec, false_id: int, doc_id: str) -> list[int]:
+    """Where each field's value token sits in the tokens of `prompt + spec.text`."""
+    enc = tokenizer(prompt + spec.text, add_special_tokens=False, return_offsets_mapping=True)
+    out = []
+    for start, _ in spec.spans:
+        at = len(prompt) + start
+        j = next(k for k, (_, end) in enumerate(enc.offset_mapping) if end > at)  # the token holding `at`
+        if enc.input_ids[j] != false_id:
+            raise RuntimeError(f"document {doc_id}: the answer template tokenizes unexpectedly at {at}")
+        out.append(j)
     return out
