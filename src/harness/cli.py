@@ -5,6 +5,7 @@ the pipeline and hands the result to tracking."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -17,7 +18,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from . import __version__, names
-from .config import PROJECT_ROOT, Mode, Selection, register, typed
+from .config import PROJECT_ROOT, Mode, Pool, Selection, register, typed
 from .errors import exit_on_user_error
 
 log = logging.getLogger("harness")
@@ -64,14 +65,33 @@ def run_config(cfg: DictConfig) -> float:
         return _run_config(cfg)
 
 
-def _run_name(conf, cell, baseline: bool) -> str:
+def _run_name(conf, cell, baseline: bool, learns: bool = False) -> str:
     """model|route|kshot, plus what departs from the defaults, so a sweep's
-    runs read apart in the UI; a baseline reads no examples: model|route."""
+    runs read apart in the UI; a baseline reads no examples: model|route
+    (one that learns from the pool is named for a synthetic one too)."""
     prompt = conf.prompt
     return "|".join([conf.model.name, conf.route.name, *([] if baseline else [f"{len(cell.shots)}shot"]),
                      *([prompt.selection.value] if prompt.selection is not Selection.random else []),
+                     *(["synthetic"] if prompt.pool is Pool.synthetic and (learns or not baseline) else []),
                      *([prompt.mode.value] if prompt.mode is not Mode.generate and not baseline else []),
                      *([f"threshold={prompt.threshold}"] if cell.calibration or cell.task.threshold != 0.5 else [])])
+
+
+def pool_params(conf) -> dict[str, str]:
+    """Where the examples came from: the pool's kind, and for a synthetic one
+    its file's digest and the model harness-synth wrote it with."""
+    prompt = conf.prompt
+    if prompt.pool is Pool.real:
+        return {names.POOL: "real"}
+    from . import data
+
+    try:  # harness-synth's state beside the file; a pool written another way has none
+        state = json.loads(Path(prompt.pool_file + ".state.json").read_text(encoding="utf-8"))
+        generator = str(state["settings"]["generator"])
+    except (OSError, ValueError, KeyError, TypeError):
+        generator = "unknown"
+    return {names.POOL: "synthetic", names.POOL_DIGEST: data.file_digest(prompt.pool_file),
+            names.POOL_GENERATOR: generator}
 
 
 def _run_config(cfg: DictConfig) -> float:
@@ -83,6 +103,8 @@ def _run_config(cfg: DictConfig) -> float:
     c.pop("tune", None)
     if not uses_translator(conf):
         c.pop("translator")  # not part of this cell: keeps it out of the params and the config hash
+    if prompt.pool is Pool.real:
+        c["prompt"]["pool_file"] = None  # not read: a sweep over prompt.pool=real,synthetic names it for both
 
     # Everything that can fail on bad input fails here, before a run exists, and
     # bad data or config before the slow imports (torch, transformers, MLflow).
@@ -102,7 +124,7 @@ def _run_config(cfg: DictConfig) -> float:
     task, split_of, evaluated, shots = cell.task, cell.split_of, cell.evaluated, cell.shots
 
     t = conf.tracking
-    run_name = _run_name(conf, cell, baseline=backend.predicts_labels)
+    run_name = _run_name(conf, cell, baseline=backend.predicts_labels, learns=backend.learns_from_pool)
     cell_hash = tracking.config_hash({**c, "shot_ids": [d.id for d in shots]})  # a tuned file's ids may change
     checkpoint = None
     if conf.resume:
@@ -119,7 +141,7 @@ def _run_config(cfg: DictConfig) -> float:
     named = {
         names.MODEL: model.name, names.ROUTE: route.name, names.PROMPT: prompt.name,
         names.MODE: prompt.mode.value, names.SHOTS: k, names.SELECTION: prompt.selection.value, names.SEED: conf.seed,
-        names.BASELINE: str(backend.predicts_labels).lower(),
+        names.BASELINE: str(backend.predicts_labels).lower(), **pool_params(conf),
         names.DATASET: ds.name, names.DATASET_DIGEST: digest, names.PROTOCOL: protocol.protocol_name(settings),
         names.PROTOCOL_DEPARTURES: ",".join(departures),
         names.PROTOCOL_UNVERIFIABLE: ",".join(protocol.unverifiable(settings)), names.CONFIG_HASH: cell_hash,
@@ -130,6 +152,7 @@ def _run_config(cfg: DictConfig) -> float:
     }
     tags = {"model": model.name, "family": model.family, "params_b": str(model.params_b), "route": route.name,
             "language": ds.language, "shots": str(k), "selection": prompt.selection.value, "mode": prompt.mode.value,
+            names.POOL: prompt.pool.value,
             names.PROTOCOL: named[names.PROTOCOL], **t.tags}
     with tracking.tracked_run(uri=t.uri, experiment=t.experiment, artifact_location=t.artifact_location,
                               run_name=run_name, params={**tracking.flatten(c), **named}, tags=tags,

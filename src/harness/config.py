@@ -56,8 +56,13 @@ class Selection(str, Enum):
 class Evaluate(str, Enum):
     test = "test"  # the held-out test split
     dev = "dev"
-    nonpool = "nonpool"  # every document that is not in the shot pool
+    nonpool = "nonpool"  # every document that is not in the shot pool (with a synthetic pool: the real pool's too)
     all = "all"  # every document, the examples included (the reference study scored its examples too)
+
+
+class Pool(str, Enum):
+    real = "real"  # examples come from the dataset's pool split
+    synthetic = "synthetic"  # from prompt.pool_file, written by harness-synth; dev and test stay real
 
 
 class Objective(str, Enum):
@@ -129,6 +134,8 @@ class PromptConf:
     selection: Selection = Selection.random
     shot_ids: List[str] = field(default_factory=list)  # selection=fixed (else dataset.columns.is_example)
     selection_file: Optional[str] = None  # selection=tuned: written by harness-tune
+    pool: Pool = Pool.real  # where examples come from
+    pool_file: Optional[str] = None  # pool=synthetic: the JSONL file harness-synth wrote
     # Score mode: P(true) above which a field is true. 0.5 is the study's rule
     # (the likelier word); `dev`: per feature, the threshold that maximises its
     # macro-F1 on the dev split (scored too, up to dataset.limit documents).
@@ -191,6 +198,19 @@ class TuneConf:
 
 
 @dataclass
+class SynthConf:
+    out: str = MISSING  # the synthetic pool file (JSONL, the dataset's columns); rerunning continues it
+    count: int = 40  # examples to keep
+    max_attempts: Optional[int] = None  # stop after this many generations (default: 5 x count)
+    seeds_shown: int = 2  # real pool transcripts shown to the generator as style seeds, per example
+    rouge_l: float = 0.7  # drop a text whose ROUGE-L F with any kept or shown text reaches this
+    min_chars: int = 80  # drop shorter texts
+    script_share: float = 0.6  # drop a text with fewer of its letters in the dataset language's script
+    consistency: bool = False  # drop a text whose labels the model itself, extracting, contradicts
+    batch: int = 4  # generations per backend call; the file and its state are written after each
+
+
+@dataclass
 class Config:
     model: ModelConf = MISSING
     route: RouteConf = MISSING
@@ -205,6 +225,7 @@ class Config:
     resume: bool = True  # skip cells already finished in the experiment; continue interrupted ones
     allow_downloads: bool = False  # let Hugging Face fetch missing models (off: nothing leaves the machine)
     tune: Optional[TuneConf] = None  # harness-tune only (conf/tune.yaml)
+    synth: Optional[SynthConf] = None  # harness-synth only (conf/synth.yaml)
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -107,23 +107,33 @@ def fingerprint(folder: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def resolve_model(path: str, gguf_file: Optional[str] = None, revision: Optional[str] = None) -> Path:
-    """A local folder from_pretrained can load, or a HarnessError saying why not."""
+def _folder(path: str, revision: Optional[str]) -> Path:
+    """The folder a model path names: a package's, a local one, or a hub snapshot."""
     if path.startswith("pkg://"):
-        folder = _package_dir(path.removeprefix("pkg://"))
-    elif Path(path).expanduser().exists() or path.startswith(("/", ".", "~")):
+        return _package_dir(path.removeprefix("pkg://"))
+    if Path(path).expanduser().exists() or path.startswith(("/", ".", "~")):
         folder = Path(path).expanduser()
         if not folder.is_dir():
             raise HarnessError(f"model path {path} does not exist or is not a folder (model.backend.path)")
-    else:
-        folder = _hub_snapshot(path, revision)
+        return folder
+    return _hub_snapshot(path, revision)
+
+
+def gguf_path(path: str, gguf_file: str, revision: Optional[str] = None) -> Path:
+    """The GGUF file itself (for llama.cpp, which reads it as it is)."""
+    gguf = _folder(path, revision) / gguf_file
+    if not gguf.is_file() and path.startswith("pkg://"):
+        gguf = _assembled(path.removeprefix("pkg://"), gguf_file) or gguf
+    if not gguf.is_file():
+        raise HarnessError(f"model file {gguf} does not exist (model.backend.gguf_file)")
+    return gguf
+
+
+def resolve_model(path: str, gguf_file: Optional[str] = None, revision: Optional[str] = None) -> Path:
+    """A local folder from_pretrained can load, or a HarnessError saying why not."""
     if gguf_file:
-        gguf = folder / gguf_file
-        if not gguf.is_file() and path.startswith("pkg://"):
-            gguf = _assembled(path.removeprefix("pkg://"), gguf_file) or gguf
-        if not gguf.is_file():
-            raise HarnessError(f"model file {gguf} does not exist (model.backend.gguf_file)")
-        return _convert_gguf(gguf)
+        return _convert_gguf(gguf_path(path, gguf_file, revision))
+    folder = _folder(path, revision)
     if not (folder / "config.json").is_file():
         raise HarnessError(f"model folder {folder} has no config.json: not a transformers model")
     return folder

@@ -19,9 +19,13 @@ PROTOCOL_UNVERIFIABLE = "protocol_unverifiable"
 CONFIG_HASH = "config_hash"  # one grid cell: resume finds finished runs by it
 COMPARISON_KEY = "comparison_key"  # the same cell on every route: pairs runs for route effects
 TRANSLATOR_MODEL = "translator.model.name"  # flattened config: which translations a run read
+POOL = "pool"  # real | synthetic: where the examples came from (also a tag)
+POOL_FILE = "prompt.pool_file"  # flattened config: the synthetic pool's file (none for a real pool)
+POOL_DIGEST = "pool_digest"  # the synthetic pool file's digest
+POOL_GENERATOR = "pool_generator"  # the model that wrote it (its harness-synth state)
 
 # tags
-ROLE = "harness.role"  # study | trial | report; extraction runs have none
+ROLE = "harness.role"  # study | trial | report | synth; extraction runs have none
 STUDY = "harness.study"
 OPTUNA_STUDY = "optuna_study"  # the final test run of a tuning study
 INTERRUPTED = "harness.interrupted"

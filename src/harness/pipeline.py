@@ -83,7 +83,7 @@ def run_cell(
     a backend that learns, which is trained on it), the dev documents that
     calibrate thresholds and the evaluated documents; then `run` scores the
     evaluated ones. The result carries what the route did."""
-    pool = [d for d in cell.documents if cell.split_of[d.id] == "pool"] if backend.learns_from_pool else []
+    pool = list(cell.pool) if backend.learns_from_pool else []
     if pool and cell.scores_examples:
         raise HarnessError("split.evaluate=all would score the pool documents a learning baseline trains on "
                            "(use test, dev or nonpool)")

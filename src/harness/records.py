@@ -121,13 +121,14 @@ class Cell:
 
     task: Task
     documents: list[Document]  # every document of the dataset
-    split_of: dict[str, str]  # id -> "pool" | "dev" | "test"
+    split_of: dict[str, str]  # id -> "pool" | "dev" | "test" (| "spare": the real pool, when examples are synthetic)
     evaluated: list[Document]  # what the run scores
     shots: list[Document]  # the examples, from the pool
     language: str = "en"  # the dataset's language (a translating route reads from it)
     scores_examples: bool = False  # split.evaluate=all: the examples are scored too
     skipped_empty: int = 0  # rows left out for an empty transcript (dataset.empty_text=skip)
     calibration: list[Document] = field(default_factory=list)  # prompt.threshold=dev: dev documents to calibrate on
+    pool: list[Document] = field(default_factory=list)  # where examples come from: the pool split, or synthetic ones
 
 
 @dataclass

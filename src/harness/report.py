@@ -27,10 +27,10 @@ log = logging.getLogger("harness.report")
 # What makes two runs comparable: equal on all of these but the one compared.
 SETTING = (names.MODEL, names.ROUTE, names.PROMPT, names.MODE, names.SHOTS, names.SELECTION, names.DATASET,
            names.DATASET_DIGEST, names.SEED, "split.seed", "split.evaluate", "route.prompt_language", "dataset.limit",
-           "prompt.parser", "prompt.template_style", "prompt.threshold")
+           "prompt.parser", "prompt.template_style", "prompt.threshold", names.POOL, names.POOL_FILE)
 # What only a model that reads a prompt depends on (a baseline's are moot).
 PROMPT_SETTINGS = (names.PROMPT, names.MODE, names.SHOTS, names.SELECTION, names.SEED, "route.prompt_language",
-                   "prompt.parser", "prompt.template_style", "prompt.threshold")
+                   "prompt.parser", "prompt.template_style", "prompt.threshold", names.POOL, names.POOL_FILE)
 DESCRIBE = (names.MODEL, names.ROUTE, names.SHOTS, names.SELECTION, names.MODE, names.PROMPT, names.DATASET,
             names.PROTOCOL)  # headline columns
 ROUTE_ORDER = {"native": 0, "translate": 1, "reference": 2}  # A is the earlier route in a comparison
@@ -136,22 +136,24 @@ def per_feature(runs: list[Run]) -> pd.DataFrame:
 
 def pairs(runs: list[Run]) -> list[tuple[str, Run, Run]]:
     """(what differs, A, B) for every two runs equal in SETTING but the route,
-    or but the model. A baseline reads no prompt, so it pairs with a model
-    whatever the model's prompt settings."""
+    but the model, or but the example pool (real against synthetic). A
+    baseline reads no prompt, so it pairs with a model whatever the model's
+    prompt settings."""
     out = []
-    for kind in (names.ROUTE, names.MODEL):
+    for kind in (names.ROUTE, names.MODEL, names.POOL):
         # Models compared on the translate route must have read the same translations.
-        rest = [k for k in SETTING if k != kind] + ([names.TRANSLATOR_MODEL] if kind == names.MODEL else [])
+        rest = [k for k in SETTING if k not in (kind, names.POOL_FILE if kind == names.POOL else None)]
+        rest += [names.TRANSLATOR_MODEL] if kind == names.MODEL else []
         if kind == names.MODEL:
             rest = [k for k in rest if k not in PROMPT_SETTINGS]
         order = (lambda r: (ROUTE_ORDER.get(r.params[names.ROUTE], 9), r.params[names.ROUTE])) \
-            if kind == names.ROUTE else (lambda r: r.params[names.MODEL])
+            if kind == names.ROUTE else (lambda r: r.params.get(kind) or "")  # real before synthetic
         groups: dict[tuple, list[Run]] = {}
         for r in runs:
             groups.setdefault(tuple(r.params.get(k) for k in rest), []).append(r)
         for group in groups.values():
             out += [(kind, a, b) for a, b in itertools.combinations(sorted(group, key=order), 2)
-                    if a.params[kind] != b.params[kind] and (kind == names.ROUTE or _same_prompt(a, b))]
+                    if a.params.get(kind) != b.params.get(kind) and (kind != names.MODEL or _same_prompt(a, b))]
     return out
 
 

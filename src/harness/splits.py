@@ -29,12 +29,13 @@ def split_ids(ids: Sequence[str], *, pool: float, dev: float, seed: int,
 
 def evaluated_split(documents: Sequence[Document], assignment: dict[str, str],
                     evaluate: Evaluate | str) -> list[Document]:
-    """The documents a run scores: one split, every non-pool document, or all
-    of them (the examples too)."""
+    """The documents a run scores: one split, every non-pool document (the
+    real pool's too, "spare", when the examples are synthetic), or all of them
+    (the examples too, when they are the dataset's)."""
     evaluate = Evaluate(evaluate)
     if evaluate is Evaluate.all:
         return list(documents)
-    wanted = {"dev", "test"} if evaluate is Evaluate.nonpool else {evaluate.value}
+    wanted = {"dev", "test", "spare"} if evaluate is Evaluate.nonpool else {evaluate.value}
     return [d for d in documents if assignment[d.id] in wanted]
 
 

@@ -217,6 +217,23 @@ def log_study_result(tags: Mapping[str, str], metrics: Mapping[str, float], sele
     mlflow.log_artifact(selection_file)
 
 
+def log_synth_run(*, uri: str, experiment: str, artifact_location: Optional[str], params: Mapping[str, Any],
+                  metrics: Mapping[str, float], pool_file: Path, text_column: str, log_text: str) -> None:
+    """harness-synth's run: its settings, what it kept and dropped, and the
+    pool file with its texts as tracking.log_text allows (a synthetic text
+    can echo a real seed)."""
+    experiment_id = _open_store(uri, experiment, artifact_location)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"synth|{params.get('generator')}",
+                          tags={names.ROLE: "synth"}):
+        _log_params(params)
+        mlflow.log_metrics(dict(metrics))
+        if pool_file.is_file():
+            rows = [json.loads(line) for line in pool_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+            text = "".join(json.dumps({**r, text_column: text_for_log(r[text_column], log_text)}, ensure_ascii=False)
+                           + "\n" for r in rows)
+            mlflow.log_text(text, pool_file.name)
+
+
 def per_feature_csv(per_feature: Mapping[str, Mapping[str, float]]) -> str:
     buf = io.StringIO()
     columns = list(dict.fromkeys(c for row in per_feature.values() for c in row))  # AUCs exist for some features only
@@ -337,7 +354,7 @@ def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
     client = mlflow.MlflowClient()
     for run in runs:
         cell = run.data.params.get(names.CONFIG_HASH)
-        if cell is None or cell in seen or run.data.tags.get(names.ROLE) in ("study", "trial", "report"):
+        if cell is None or cell in seen or run.data.tags.get(names.ROLE) in ("study", "trial", "report", "synth"):
             continue  # not an extraction run, or an older run of the same cell
         seen.add(cell)
         with tempfile.TemporaryDirectory() as tmp:

@@ -149,8 +149,8 @@ def tune_config(cfg: DictConfig) -> float:
     cell = prepare(replace(conf, split=replace(conf.split, evaluate=Evaluate.dev),
                            dataset=replace(conf.dataset, limit=t.dev_limit),
                            prompt=replace(conf.prompt, selection=Selection.random, shots=0)))
-    pool = sorted(d.id for d in cell.documents if cell.split_of[d.id] == "pool")
-    by_id = {d.id: d for d in cell.documents}
+    pool = sorted(d.id for d in cell.pool)  # the dataset's pool, or the synthetic examples (prompt.pool)
+    by_id = {d.id: d for d in cell.documents + cell.pool}
     k_low, k_high = t.k_range or (conf.prompt.shots, conf.prompt.shots)
     if not 0 < k_low <= k_high <= len(pool):
         raise HarnessError(f"tune: k from {k_low} to {k_high} examples, but the pool holds {len(pool)} "

@@ -22,7 +22,6 @@ import copy
 import functools
 import os
 import time
-from dataclasses import replace
 from typing import Optional, Sequence
 
 import torch
@@ -33,7 +32,7 @@ from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
 from ..prompts import plain_turns
 from ..records import Generation, Request, Scores
-from . import Backend
+from . import Backend, fit_to_context
 from .layout import (Attention, batch_inputs, common_prefix, empty_static_cache, fill_rows, static_cache,
                      suffix_positions, value_ids, value_positions)
 from .processors import greedy_choices, greedy_processors
@@ -174,26 +173,10 @@ class TransformersBackend(Backend):
         return self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True, tokenize=False)
 
     def _fit(self, r: Request) -> Request:
-        """The request, with its transcript cut from the end if the prompt (plus
-        the answer) would not fit the context and model.backend.truncate is on."""
-        for _ in range(4):  # re-tokenising after a cut can differ by a token or two
-            n = len(self._encode(self.render(r) + (r.score.text if r.score else "")))
-            over = n + (0 if r.score else self.max_new_tokens) - (self.context or n)
-            if over <= 0:
-                return r
-            if not self.truncate:
-                raise HarnessError(f"document {r.doc_id}: prompt of {n} tokens"
-                                   f"{'' if r.score else f' plus max_new_tokens={self.max_new_tokens}'} exceeds "
-                                   f"the model's context of {self.context} (model.backend.truncate=true cuts "
-                                   "such transcripts to fit, and counts them)")
-            text_ids = self.tokenizer(r.text, add_special_tokens=False).input_ids
-            if len(text_ids) <= over:
-                raise HarnessError(f"document {r.doc_id}: the prompt exceeds the model's context of {self.context} "
-                                   "even without the transcript (fewer examples, or a shorter prompt)")
-            short = self.tokenizer.decode(text_ids[:len(text_ids) - over - 4], skip_special_tokens=True)
-            last = {**r.messages[-1], "content": r.messages[-1]["content"].replace(r.text, short)}
-            r = replace(r, messages=(*r.messages[:-1], last), text=short)
-        return r
+        """The request, cut to fit the context where model.backend.truncate allows it."""
+        return fit_to_context(r, self.render, self._encode,
+                              lambda ids: self.tokenizer.decode(list(ids), skip_special_tokens=True),
+                              self.context, self.max_new_tokens, self.truncate)
 
     def _token_rows(self, requests: Sequence[Request]) -> tuple[list[list[int]], int]:
         """Token ids per request (prompt, plus the answer template in score
@@ -389,7 +372,7 @@ class TransformersBackend(Backend):
     def _score(self, batch, token_rows, n_prefix, prefix_cache) -> list[Scores]:
         ids, mask = batch_inputs(token_rows, n_prefix, self.tokenizer.pad_token_id, self.device)
         cache = self._batch_cache(prefix_cache, len(batch))
-        true_id, false_id = value_ids(self.tokenizer, batch[0].score)
+        true_id, false_id = value_ids(self._encode, batch[0].score)
         # The logits that predict each field's value, in each row's suffix
         # (past its padding): computed only there (the vocabulary projection
         # is a fifth of a small model's work).

@@ -7,7 +7,7 @@ unpadded prompt. Pure functions on token ids and tensors."""
 from __future__ import annotations
 
 import copy
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import torch
 from transformers import DynamicCache, StaticCache
@@ -133,11 +133,12 @@ def position_masks(mask: torch.Tensor, query_positions: torch.Tensor, kv_len: in
     return out
 
 
-def value_ids(tokenizer, spec: ScoreSpec) -> tuple[int, int]:
-    """Token ids of the true and false words where the template puts a value."""
+def value_ids(encode: Callable[[str], Sequence[int]], spec: ScoreSpec) -> tuple[int, int]:
+    """Token ids of the true and false words where the template puts a value
+    (`encode`: text to token ids, no special tokens added)."""
     start, end = spec.spans[0]
-    placeholder = tokenizer(spec.text, add_special_tokens=False).input_ids
-    alternative = tokenizer(spec.text[:start] + spec.true_word + spec.text[end:], add_special_tokens=False).input_ids
+    placeholder = encode(spec.text)
+    alternative = encode(spec.text[:start] + spec.true_word + spec.text[end:])
     j = next(k for k, (a, b) in enumerate(zip(placeholder, alternative)) if a != b)
     return alternative[j], placeholder[j]
 
