@@ -43,12 +43,13 @@ def test_empty_short_and_wrong_script_texts_are_dropped(text, language, reason):
     assert synth.rejection(text, [], [], language, min_chars=20, script=0.6, threshold=0.7) == reason
 
 
-def test_label_plans_are_seeded_and_cover_every_feature_first():
+def test_label_plans_are_seeded_and_put_on_what_no_kept_example_shows():
     keys = ["a", "b", "c"]
     rates = {"a": 0.0, "b": 0.0, "c": 0.0}  # never on by chance: only the covering turns one on
-    assert [synth.plan_labels(i, keys, rates, 1) for i in range(4)] == [
-        {"a": True, "b": False, "c": False}, {"a": False, "b": True, "c": False},
-        {"a": False, "b": False, "c": True}, {"a": False, "b": False, "c": False}]
+    kept = [{"a": False, "b": True, "c": False}]
+    assert synth.uncovered(keys, kept) == ["a", "c"]
+    assert [synth.plan_labels(i, keys, rates, 1, force) for i, force in enumerate(["a", "c", None])] == [
+        {"a": True, "b": False, "c": False}, {"a": False, "b": False, "c": True}, {"a": False, "b": False, "c": False}]
     half = {k: 0.5 for k in keys}
     assert synth.plan_labels(9, keys, half, 1) == synth.plan_labels(9, keys, half, 1)
     assert any(synth.plan_labels(i, keys, half, 1) != synth.plan_labels(i, keys, half, 2) for i in range(3, 12))
@@ -113,9 +114,10 @@ def test_a_sweep_over_real_and_synthetic_pools_is_compared_in_the_report(tmp_pat
     assert "pool,tfidf-logreg|native,tfidf-logreg|native|synthetic" in compared
 
 
-def _synth(cwd, *overrides, background=False):
-    command = [sys.executable, "-m", "harness.synth", "model.backend.max_new_tokens=96", "synth.count=3",
-               "synth.batch=2", "synth.max_attempts=6", "synth.min_chars=40", *overrides]
+def _synth(cwd, *overrides, count=2, background=False):
+    """harness-synth with the embedded Gemma, short generations, two a call."""
+    command = [sys.executable, "-m", "harness.synth", "model.backend.max_new_tokens=96", f"synth.count={count}",
+               "synth.batch=2", "synth.max_attempts=8", *overrides]
     if background:
         return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -126,11 +128,11 @@ def _synth(cwd, *overrides, background=False):
 @pytest.mark.parametrize("dataset", ["demo_fa", "demo_ur"])
 def test_harness_synth_writes_a_deduplicated_labelled_pool_from_pool_seeds_only(tmp_path, dataset):
     data = ROOT / "data" / f"{dataset}.jsonl"
-    done = _synth(tmp_path, f"dataset={dataset}", f"dataset.path={data}", "synth.out=pool.jsonl")
+    done = _synth(tmp_path, f"dataset={dataset}", f"dataset.path={data}", "synth.out=pool.jsonl", "synth.min_chars=40")
     assert done.returncode == 0, done.stderr[-3000:]
     state = json.loads((tmp_path / "pool.jsonl.state.json").read_text(encoding="utf-8"))
     rows = [json.loads(line) for line in (tmp_path / "pool.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert state["attempts"] == len(rows) + sum(state["dropped"].values())
+    assert rows and state["attempts"] == len(rows) + sum(state["dropped"].values())
     cell = composed_cell(f"dataset={dataset}")
     shown = {i for ids in state["shown"].values() for i in ids}
     assert shown and all(cell.split_of[i] == "pool" for i in shown)  # never a dev or test document
@@ -148,20 +150,39 @@ def test_harness_synth_writes_a_deduplicated_labelled_pool_from_pool_seeds_only(
 def test_harness_synth_is_seeded_and_resumes_after_a_kill(tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     whole.mkdir(), killed.mkdir()
-    done = _synth(whole, "synth.out=pool.jsonl", "synth.min_chars=1", "synth.script_share=0")
+    keep_most = ("synth.out=pool.jsonl", "synth.min_chars=1", "synth.script_share=0", "synth.rouge_l=1")
+    done = _synth(whole, *keep_most, count=5)
     assert done.returncode == 0, done.stderr[-3000:]
     expected = (whole / "pool.jsonl").read_text(encoding="utf-8")
-    assert expected.count("\n") == 3
-    process = _synth(killed, "synth.out=pool.jsonl", "synth.min_chars=1", "synth.script_share=0", background=True)
+    attempts = json.loads((whole / "pool.jsonl.state.json").read_text(encoding="utf-8"))["attempts"]
+    assert expected.count("\n") >= 2 and attempts > 2
+    process = _synth(killed, *keep_most, count=5, background=True)
     deadline = time.time() + 600
     while time.time() < deadline and process.poll() is None and not (killed / "pool.jsonl.state.json").is_file():
         time.sleep(0.2)  # the first batch written
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    partial = (killed / "pool.jsonl").read_text(encoding="utf-8")
-    assert 0 < partial.count("\n") < 3 and expected.startswith(partial)
-    again = _synth(killed, "synth.out=pool.jsonl", "synth.min_chars=1", "synth.script_share=0")
+    state = json.loads((killed / "pool.jsonl.state.json").read_text(encoding="utf-8"))
+    assert state["attempts"] < attempts  # killed before the end
+    assert expected.startswith((killed / "pool.jsonl").read_text(encoding="utf-8"))
+    again = _synth(killed, *keep_most, count=5)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert (killed / "pool.jsonl").read_text(encoding="utf-8") == expected
-    other = _synth(killed, "synth.out=pool.jsonl", "synth.min_chars=1", "synth.script_share=0", "seed=7")
+    assert (killed / "pool.jsonl").read_text(encoding="utf-8") == expected  # what the uninterrupted run wrote
+    other = _synth(killed, *keep_most, "seed=7", count=5)
     assert other.returncode != 0 and "other settings (seed)" in other.stderr and "Traceback" not in other.stderr
+
+
+@pytest.mark.parametrize("module, override, owner", [("harness", "synth.count=3", "harness-synth"),
+                                                     ("harness", "tune.n_trials=3", "harness-tune"),
+                                                     ("harness.synth", "tune.n_trials=3", "harness-tune")])
+def test_another_programs_section_is_one_clear_error(tmp_path, module, override, owner):
+    done = run_harness(override, module=module, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{override}: " in done.stderr and f"run {owner}" in done.stderr
+
+
+def test_a_line_cut_short_by_a_crash_is_dropped_on_resume(tmp_path):
+    path = tmp_path / "pool.jsonl"
+    path.write_text('{"id": "syn-00000"}\n{"id": "syn-00001"}\n{"id": "syn-0', encoding="utf-8")
+    assert [r["id"] for r in synth._written(path)] == ["syn-00000", "syn-00001"]
+    assert path.read_text(encoding="utf-8").endswith('"syn-00001"}\n')  # the next row starts on a line of its own

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import __version__, names
 from .config import PROJECT_ROOT, Mode, Pool, Selection, register, typed
-from .errors import exit_on_user_error
+from .errors import exit_on_user_error, refuse_other_sections
 
 log = logging.getLogger("harness")
 CONF_DIR = str(PROJECT_ROOT / "conf")
@@ -184,6 +184,7 @@ def _app(cfg: DictConfig) -> float:
 
 
 def main() -> None:
+    refuse_other_sections("harness", sys.argv[1:])
     _app()
 
 

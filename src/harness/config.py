@@ -202,7 +202,7 @@ class SynthConf:
     out: str = MISSING  # the synthetic pool file (JSONL, the dataset's columns); rerunning continues it
     count: int = 40  # examples to keep
     max_attempts: Optional[int] = None  # stop after this many generations (default: 5 x count)
-    seeds_shown: int = 2  # real pool transcripts shown to the generator as style seeds, per example
+    seeds_shown: int = 3  # real pool transcripts shown to the generator as style seeds, per example
     rouge_l: float = 0.7  # drop a text whose ROUGE-L F with any kept or shown text reaches this
     min_chars: int = 80  # drop shorter texts
     script_share: float = 0.6  # drop a text with fewer of its letters in the dataset language's script

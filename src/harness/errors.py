@@ -19,3 +19,18 @@ def exit_on_user_error(program: str, body: Callable[[], T]) -> T:
     except HarnessError as e:
         print(f"{program}: error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+# The config sections only one program reads, and which program that is.
+_SECTIONS = {"tune": "harness-tune", "synth": "harness-synth"}
+
+
+def refuse_other_sections(program: str, argv: list[str]) -> None:
+    """`harness tune.n_trials=5` and the like: one clear line and exit 2,
+    before Hydra meets a section this program's config does not have."""
+    for arg in argv:
+        section = arg.lstrip("+~").split(".", 1)[0].split("=", 1)[0]
+        if section in _SECTIONS and _SECTIONS[section] != program and "." in arg.split("=", 1)[0]:
+            print(f"{program}: error: {arg}: {section}.* settings are {_SECTIONS[section]}'s "
+                  f"(run {_SECTIONS[section]} {arg})", file=sys.stderr)
+            sys.exit(2)

@@ -1,7 +1,7 @@
 """`harness-synth`: a synthetic, labelled example pool, made the self-instruct
 way (as Alif-1.0-8B made its Urdu data): for each new example a label vector
-is drawn (each feature on at its rate in the real pool, and every feature's
-positives covered first), a generator model is shown a few real pool
+is drawn (each feature on at its rate in the real pool, plus one feature no
+kept example is positive for yet, while there is one), a generator model is shown a few real pool
 transcripts as style seeds and asked for a new call in the dataset's
 language that reports exactly the features that are on, and the label
 vector becomes the example's gold. Texts that are empty, too short, in
@@ -19,8 +19,10 @@ Rerunning with the same settings continues it: a crash keeps what was written.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import sys
 import os
 import random
 import re
@@ -34,7 +36,7 @@ from omegaconf import DictConfig
 
 from .cli import CONF_DIR
 from .config import Config, Pool, Selection, typed
-from .errors import HarnessError, exit_on_user_error
+from .errors import HarnessError, exit_on_user_error, refuse_other_sections
 from .records import Document, Request
 
 log = logging.getLogger("harness.synth")
@@ -42,6 +44,7 @@ log = logging.getLogger("harness.synth")
 # Letters of each language's script: a text whose letters are mostly elsewhere is dropped.
 SCRIPTS = {"fa": r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]",
            "ur": r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]", "en": r"[A-Za-z]"}
+METHOD = 2  # raise when the label or seed plans change
 # Self-instruct's per-example prompt variation: the request worded differently each time.
 ASKS = (
     "Write a new call in the same style, in {language}.",
@@ -95,14 +98,20 @@ def feature_rates(pool: Sequence[Document], keys: Sequence[str]) -> dict[str, fl
     return {k: sum(d.labels[k] for d in pool) / len(pool) for k in keys}
 
 
-def plan_labels(index: int, keys: Sequence[str], rates: Mapping[str, float], seed: int) -> dict[str, bool]:
-    """Attempt `index`'s label vector: each feature on at its pool rate; the
-    first attempts put each feature on in turn, so every one has positives."""
+def plan_labels(index: int, keys: Sequence[str], rates: Mapping[str, float], seed: int,
+                force: Optional[str] = None) -> dict[str, bool]:
+    """Attempt `index`'s label vector: each feature on at its pool rate, and
+    `force` on (a feature no kept example shows yet)."""
     rng = random.Random(f"{seed}/labels/{index}")
     labels = {k: rng.random() < rates[k] for k in keys}
-    if index < len(keys):
-        labels[keys[index]] = True
+    if force is not None:
+        labels[force] = True
     return labels
+
+
+def uncovered(keys: Sequence[str], rows: Sequence[Mapping[str, bool]]) -> list[str]:
+    """The features no row is positive for, in key order."""
+    return [k for k in keys if not any(r[k] for r in rows)]
 
 
 def plan_seeds(index: int, pool: Sequence[Document], k: int, seed: int) -> list[Document]:
@@ -112,26 +121,55 @@ def plan_seeds(index: int, pool: Sequence[Document], k: int, seed: int) -> list[
 
 def generator_messages(labels: Mapping[str, bool], names: Mapping[str, str], seeds: Sequence[Document],
                        language: str, ask: str) -> tuple[dict[str, str], ...]:
-    """The generator's prompt: the seeds as examples, then what the new call must report."""
-    on = [names[k] for k, v in labels.items() if v]
-    off = [names[k] for k, v in labels.items() if not v]
-    examples = "\n\n".join(f"Call {i + 1}:\n{d.text}" for i, d in enumerate(seeds))
-    report = (f"The caller reports exactly these current problems: {'; '.join(on)}." if on
-              else "The caller reports none of the listed problems.")
+    """The generator's prompt: the seeds, each headed by what its caller
+    reports (their real labels), then the new call's header, which a base
+    model continues and an instruction-tuned one answers."""
+    def header(i: int, values: Mapping[str, bool]) -> str:
+        on = [names[k] for k, v in values.items() if v]
+        return f"Call {i} (the caller reports: {'; '.join(on) if on else 'none of the listed problems'}):"
+
+    calls = "\n\n".join(f"{header(i + 1, d.labels)}\n{d.text}" for i, d in enumerate(seeds))
     return (
         {"role": "system", "content": "You write realistic transcripts of calls to a palliative care service. "
                                       "Write only the transcript, nothing before or after it."},
-        {"role": "user", "content": f"Here are transcripts of real calls:\n\n{examples}\n\n"
-                                    f"{ask.format(language=language)} {report} It may say that the patient does "
-                                    f"not have some of these: {'; '.join(off)}; it must not report any of them."},
+        {"role": "user", "content": f"{ask.format(language=language)} The caller reports exactly the problems in "
+                                    f"its heading, and no other of these: {'; '.join(names.values())}.\n\n"
+                                    f"{calls}\n\n{header(len(seeds) + 1, labels)}"},
     )
 
 
 def clean(text: str) -> str:
     """The transcript, without a fence, quotes or a "Call N:" label around it,
     and without a next call the generator went on to write."""
-    text = re.sub(r"^(Call|Transcript)\s*\d*\s*:\s*", "", text.strip().strip("`").strip(), flags=re.IGNORECASE)
-    return re.split(r"\n\s*(?:Call|Transcript)\s*\d+\s*:", text)[0].strip().strip('"').strip()
+    text = re.sub(r"^(Call|Transcript)\s*\d*\s*(\([^)]*\))?\s*:\s*", "", text.strip().strip("`").strip(),
+                  flags=re.IGNORECASE)
+    return re.split(r"\n\s*(?:Call|Transcript)\s*\d+\b", text)[0].strip().strip('"').strip()
+
+
+def _method() -> str:
+    """Names how examples are planned and asked for: a file continues only
+    under the method it began with. METHOD counts changes to the plans; the
+    digest, to the prompt's wording."""
+    sample = generator_messages({"k": True}, {"k": "K"}, [Document(id="s", text="T", labels={"k": False})], "L", "")
+    return f"{METHOD}/" + hashlib.sha256(json.dumps([sample, ASKS]).encode()).hexdigest()[:12]
+
+
+def _written(out: Path) -> list[dict]:
+    """The rows a file holds; a last line a crash cut short is dropped from it."""
+    if not out.is_file():
+        return []
+    rows, good = [], 0
+    with out.open("rb") as f:
+        for line in f:
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                break
+            good += len(line)
+    if good < out.stat().st_size:
+        with out.open("r+b") as f:
+            f.truncate(good)
+    return rows
 
 
 def _read_state(path: Path) -> dict:
@@ -146,7 +184,7 @@ def _write_state(path: Path, state: dict) -> None:
 
 def synthesize(conf: Config, plain: dict) -> dict:
     """Write (or continue) the synthetic pool file; returns its state."""
-    from . import data, pipeline, tracking
+    from . import data, tracking
     from .backends import load_backend
     from .cell import prepare
 
@@ -174,15 +212,13 @@ def synthesize(conf: Config, plain: dict) -> dict:
                 "generator": conf.model.name, "seed": conf.seed, "split_seed": conf.split.seed,
                 "seeds_shown": s.seeds_shown, "rouge_l": s.rouge_l, "min_chars": s.min_chars,
                 "script_share": s.script_share, "consistency": s.consistency,
-                "max_new_tokens": conf.model.backend.get("max_new_tokens")}
+                "max_new_tokens": conf.model.backend.get("max_new_tokens"), "method": _method()}
     state = _read_state(state_path)
     if state and state["settings"] != settings:
         changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
         raise HarnessError(f"{out} was written with other settings ({', '.join(changed)}); remove it and "
                            f"{state_path.name}, or choose another synth.out")
-    kept_rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()] \
-        if out.is_file() else []
-    kept = {r[columns.id]: r[columns.text] for r in kept_rows}
+    kept = {r[columns.id]: r for r in _written(out)}
     state = state or {"settings": settings, "attempts": 0, "dropped": {}, "shown": {}}
     dropped = Counter(state["dropped"])
     limit = s.max_attempts or 5 * s.count
@@ -192,10 +228,14 @@ def synthesize(conf: Config, plain: dict) -> dict:
     with out.open("a", encoding="utf-8") as f:
         while len(kept) < s.count and state["attempts"] < limit:
             batch = range(state["attempts"], min(state["attempts"] + s.batch, limit))
+            # Every feature gets positives: each attempt of a batch puts on one
+            # that no example kept before the batch shows (after a crash too).
+            before = [{k: r[label_columns[k]] for k in keys} for i, r in kept.items() if i < f"syn-{batch[0]:05d}"]
+            missing = uncovered(keys, before)
             plans = []
-            for i in batch:
+            for j, i in enumerate(batch):
                 seeds = plan_seeds(i, pool, s.seeds_shown, conf.seed)
-                labels = plan_labels(i, keys, rates, conf.seed)
+                labels = plan_labels(i, keys, rates, conf.seed, missing[j % len(missing)] if missing else None)
                 ask = ASKS[random.Random(f"{conf.seed}/ask/{i}").randrange(len(ASKS))]
                 plans.append((f"syn-{i:05d}", labels, seeds,
                               generator_messages(labels, names, seeds, language_name, ask)))
@@ -207,11 +247,11 @@ def synthesize(conf: Config, plain: dict) -> dict:
                 if doc_id in kept:  # written before a crash, its state not yet
                     continue
                 text = clean(g.text)
-                reason = rejection(text, list(kept.values()), [d.text for d in seeds], language,
+                earlier = [r[columns.text] for i, r in kept.items() if i < doc_id]  # as the first time, after a crash too
+                reason = rejection(text, earlier, [d.text for d in seeds], language,
                                    min_chars=s.min_chars, script=s.script_share, threshold=s.rouge_l)
                 if reason is None and s.consistency:
-                    reason = _contradicted(cell.task, backend, Document(id=doc_id, text=text, labels=labels),
-                                           pipeline)
+                    reason = _contradicted(cell.task, backend, Document(id=doc_id, text=text, labels=labels))
                 if reason is not None:
                     dropped[reason] += 1
                     continue
@@ -219,7 +259,7 @@ def synthesize(conf: Config, plain: dict) -> dict:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
-                kept[doc_id] = text
+                kept[doc_id] = row
                 if len(kept) >= s.count:
                     break
             state["dropped"] = dict(dropped)
@@ -238,9 +278,11 @@ def synthesize(conf: Config, plain: dict) -> dict:
     return state
 
 
-def _contradicted(task, backend, doc: Document, pipeline) -> Optional[str]:
+def _contradicted(task, backend, doc: Document) -> Optional[str]:
     """"contradicted" where the model, extracting from the text as a run does,
     gives any feature a value other than the label the text was written for."""
+    from . import pipeline
+
     answer = getattr(backend, "score" if task.mode.value == "score" else "generate")(
         pipeline.build_requests(task, [], [doc]))[0]
     pred = pipeline.to_prediction(task, doc, "pool", answer).pred
@@ -253,6 +295,7 @@ def _app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    refuse_other_sections("harness-synth", sys.argv[1:])
     _app()
 
 

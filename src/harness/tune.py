@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -25,8 +26,8 @@ from omegaconf import DictConfig, open_dict
 
 from . import names, progress
 from .cli import CONF_DIR, run_config
-from .config import Evaluate, Selection, register, typed
-from .errors import HarnessError, exit_on_user_error
+from .config import Evaluate, Pool, Selection, register, typed
+from .errors import HarnessError, exit_on_user_error, refuse_other_sections
 
 log = logging.getLogger("harness.tune")
 register()
@@ -149,6 +150,10 @@ def tune_config(cfg: DictConfig) -> float:
     cell = prepare(replace(conf, split=replace(conf.split, evaluate=Evaluate.dev),
                            dataset=replace(conf.dataset, limit=t.dev_limit),
                            prompt=replace(conf.prompt, selection=Selection.random, shots=0)))
+    if conf.prompt.pool is Pool.synthetic:  # its own study: trials over other examples (the file checked by prepare)
+        from .data import file_digest
+
+        t = replace(t, study=f"{t.study}|synthetic-{file_digest(conf.prompt.pool_file)[:12]}")
     pool = sorted(d.id for d in cell.pool)  # the dataset's pool, or the synthetic examples (prompt.pool)
     by_id = {d.id: d for d in cell.documents + cell.pool}
     k_low, k_high = t.k_range or (conf.prompt.shots, conf.prompt.shots)
@@ -232,6 +237,7 @@ def _app(cfg: DictConfig) -> float:
 
 
 def main() -> None:
+    refuse_other_sections("harness-tune", sys.argv[1:])
     _app()
 
 

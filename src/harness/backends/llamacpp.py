@@ -4,8 +4,8 @@ on the CPU as they are, without dequantizing them to float32.
 llama.cpp keeps one sequence's keys and values. Every prompt of a run starts
 with the same system message and examples, so the cache keeps the longest
 prefix a new prompt shares with what it holds - after the first document,
-the shared prefix - and only the rest is read (`_read`). `prime` reads the
-shared prefix before the first document.
+the shared prefix - and only the rest is read (`_read`). The first document
+reads its whole prompt, as create_chat_completion's first call does.
 
 llama.cpp's CPU kernels round a token read alone differently from one read
 with others (logits differ by up to about 1: docs/speed.md), so only
@@ -20,8 +20,9 @@ Two ways to answer, as the transformers backend:
   call reads the last token and the drafts and keeps the greedy choice after
   each; the drafts the choices confirm are taken, the rest leave the cache.
   Each token taken is the argmax of its logits (what the greedy sampler of
-  `create_chat_completion(temperature=0)` takes), in fewer calls. It stops at an end-of-generation token,
-  at max_new_tokens, or once the answer can no longer change.
+  `create_chat_completion(temperature=0)` takes), in fewer calls. It stops
+  at an end-of-generation token, at max_new_tokens, or once the answer can
+  no longer change.
 - score: one pass over the document and the answer template up to its last
   value, logits kept only where a field's value is predicted."""
 
