@@ -29,7 +29,8 @@ def _flipped(cell, splits: set[str]):
     """The cell with every label of the documents in `splits` inverted."""
     def flip(d: Document) -> Document:
         return replace(d, labels={k: not v for k, v in d.labels.items()}) if cell.split_of[d.id] in splits else d
-    return replace(cell, documents=[flip(d) for d in cell.documents], evaluated=[flip(d) for d in cell.evaluated])
+    return replace(cell, documents=[flip(d) for d in cell.documents], evaluated=[flip(d) for d in cell.evaluated],
+                   pool=[flip(d) for d in cell.pool])
 
 
 def _probs(conf, cell):
