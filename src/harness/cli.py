@@ -125,7 +125,8 @@ def _run_config(cfg: DictConfig) -> float:
 
     t = conf.tracking
     run_name = _run_name(conf, cell, baseline=backend.predicts_labels, learns=backend.learns_from_pool)
-    cell_hash = tracking.config_hash({**c, "shot_ids": [d.id for d in shots]})  # a tuned file's ids may change
+    pool = pool_params(conf)  # a synthetic file that grew is another cell
+    cell_hash = tracking.config_hash({**c, "shot_ids": [d.id for d in shots], **pool})  # a tuned file's ids may change
     checkpoint = None
     if conf.resume:
         finished, stale = tracking.previous_runs(t.uri, t.experiment, cell_hash)
@@ -141,7 +142,7 @@ def _run_config(cfg: DictConfig) -> float:
     named = {
         names.MODEL: model.name, names.ROUTE: route.name, names.PROMPT: prompt.name,
         names.MODE: prompt.mode.value, names.SHOTS: k, names.SELECTION: prompt.selection.value, names.SEED: conf.seed,
-        names.BASELINE: str(backend.predicts_labels).lower(), **pool_params(conf),
+        names.BASELINE: str(backend.predicts_labels).lower(), **pool,
         names.DATASET: ds.name, names.DATASET_DIGEST: digest, names.PROTOCOL: protocol.protocol_name(settings),
         names.PROTOCOL_DEPARTURES: ",".join(departures),
         names.PROTOCOL_UNVERIFIABLE: ",".join(protocol.unverifiable(settings)), names.CONFIG_HASH: cell_hash,
