@@ -5,6 +5,7 @@ determinism under a seed, resume after a kill, seeds only from the pool."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import mlflow
 import pytest
 
 from harness import synth
-from harness.errors import HarnessError
+from harness.errors import HarnessError, refuse_other_sections
 
 from .conftest import DEMO, ROOT, composed_cell, run_harness
 
@@ -172,13 +173,16 @@ def test_harness_synth_is_seeded_and_resumes_after_a_kill(tmp_path):
     assert other.returncode != 0 and "other settings (seed)" in other.stderr and "Traceback" not in other.stderr
 
 
-@pytest.mark.parametrize("module, override, owner", [("harness", "synth.count=3", "harness-synth"),
-                                                     ("harness", "tune.n_trials=3", "harness-tune"),
-                                                     ("harness.synth", "tune.n_trials=3", "harness-tune")])
-def test_another_programs_section_is_one_clear_error(tmp_path, module, override, owner):
-    done = run_harness(override, module=module, cwd=tmp_path)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert f"{override}: " in done.stderr and f"run {owner}" in done.stderr
+def test_another_programs_section_is_one_clear_error(tmp_path, capsys):
+    done = run_harness("synth.count=3", cwd=tmp_path)  # harness, as a user would run it
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "run harness-synth synth.count=3" in done.stderr
+    for program, override, owner in (("harness", "tune.n_trials=3", "harness-tune"),
+                                      ("harness-synth", "+tune.n_trials=3", "harness-tune"),
+                                      ("harness-tune", "synth.count=3", "harness-synth")):
+        with pytest.raises(SystemExit) as stop:
+            refuse_other_sections(program, ["model=smollm2-135m", override])
+        assert stop.value.code == 2 and f"run {owner} {override}" in capsys.readouterr().err
+    refuse_other_sections("harness-synth", ["synth.count=3", "prompt.shots=2"])  # its own: no error
 
 
 def test_a_line_cut_short_by_a_crash_is_dropped_on_resume(tmp_path):
@@ -186,3 +190,20 @@ def test_a_line_cut_short_by_a_crash_is_dropped_on_resume(tmp_path):
     path.write_text('{"id": "syn-00000"}\n{"id": "syn-00001"}\n{"id": "syn-0', encoding="utf-8")
     assert [r["id"] for r in synth._written(path)] == ["syn-00000", "syn-00001"]
     assert path.read_text(encoding="utf-8").endswith('"syn-00001"}\n')  # the next row starts on a line of its own
+
+
+@pytest.mark.parametrize("override, message", [("synth.count=0", "synth.count must be 1 or more"),
+                                               ("synth.rouge_l=0", "synth.rouge_l must be in (0, 1]"),
+                                               ("prompt.pool=synthetic", "prompt.pool=real")])
+def test_bad_synth_settings_are_one_clear_error(override, message):
+    from hydra import compose, initialize_config_dir
+
+    from harness.config import register, typed
+
+    from .conftest import CONF
+
+    register()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        conf, plain = typed(compose(config_name="synth", overrides=[override]))
+    with pytest.raises(HarnessError, match=re.escape(message)):  # before any data, model or file
+        synth.synthesize(conf, plain)
