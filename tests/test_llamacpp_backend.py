@@ -37,7 +37,9 @@ def model(request) -> str:
 
 
 @pytest.fixture(scope="module")
-def cell(model):
+def cell_and_spec(model):
+    """The cell the real configs compose (its documents as the route reads
+    them) and the model config's backend arguments."""
     from harness.cell import route_of
     from harness.config import register, typed
     from hydra import compose, initialize_config_dir
@@ -55,8 +57,8 @@ def cell(model):
 
 
 @pytest.fixture(scope="module")
-def backend(cell) -> LlamaCppBackend:
-    return LlamaCppBackend(**{**cell[1], "max_new_tokens": 160})
+def backend(cell_and_spec) -> LlamaCppBackend:
+    return LlamaCppBackend(**{**cell_and_spec[1], "max_new_tokens": 160})
 
 
 def _plain(backend):
@@ -74,8 +76,8 @@ def _next_logits(plain, tokens) -> np.ndarray:
     return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(plain._ctx.ctx, -1), shape=(plain.n_vocab(),)).copy()
 
 
-def test_generate_without_drafts_gives_llama_cpp_greedy_tokens(cell, backend):
-    cell, _ = cell
+def test_generate_without_drafts_gives_llama_cpp_greedy_tokens(cell_and_spec, backend):
+    cell, _ = cell_and_spec
     requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
     backend.forget()
     backend.reset_stats()
@@ -94,8 +96,8 @@ def test_generate_without_drafts_gives_llama_cpp_greedy_tokens(cell, backend):
     assert backend.stats["prompt_tokens"] < rows - 2 * 300  # documents after the first read only their own tokens
 
 
-def test_generate_with_drafts_takes_the_greedy_tokens(cell, backend):
-    cell, _ = cell
+def test_generate_with_drafts_takes_the_greedy_tokens(cell_and_spec, backend):
+    cell, _ = cell_and_spec
     requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
     backend.draft_tokens = 24
     generations = backend.generate(requests)
@@ -111,10 +113,10 @@ def test_generate_with_drafts_takes_the_greedy_tokens(cell, backend):
     assert backend.stats["decode_s"] > 0
 
 
-def test_score_equals_one_plain_read(cell, backend):
+def test_score_equals_one_plain_read(cell_and_spec, backend):
     """P(true) at each field from one read of the whole prompt and template,
     each value's token found where the True and False answers part."""
-    cell, _ = cell
+    cell, _ = cell_and_spec
     task = replace(cell.task, mode="score")
     requests = pipeline.build_requests(task, cell.shots, cell.evaluated)
     scores = backend.score(requests)
