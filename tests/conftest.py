@@ -108,18 +108,42 @@ def mlflow_server(*args: str, env: dict | None = None) -> Iterator[str]:
         yield uri
 
 
-def composed_cell(*overrides: str):
-    """The cell the real configs compose to: splits, seeds and examples as
-    configured (tests read them from here rather than retyping defaults)."""
+def compose_config(*overrides: str, config_name: str = "config"):
+    """The real configs composed with these overrides, as Hydra gives them to an entry point."""
     from hydra import compose, initialize_config_dir
 
-    from harness.cell import prepare
-    from harness.config import register, typed
+    from harness.config import register
 
     register()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        conf, _ = typed(compose(config_name="config", overrides=list(overrides)))
+        return compose(config_name=config_name, overrides=list(overrides))
+
+
+def composed_cell(*overrides: str):
+    """The cell the real configs compose to: splits, seeds and examples as
+    configured (tests read them from here rather than retyping defaults)."""
+    from harness.cell import prepare
+    from harness.config import typed
+
+    conf, _ = typed(compose_config(*overrides))
     return prepare(conf)
+
+
+def store_overrides(folder: Path, experiment: str = "harness") -> list[str]:
+    """A tracking store, artifacts and checkpoints of the test's own, under `folder`."""
+    return [f"tracking.uri=sqlite:///{folder}/mlruns/mlflow.db", f"tracking.artifact_location={folder}/mlruns/a",
+            f"tracking.checkpoints={folder}/mlruns/checkpoints", f"tracking.experiment={experiment}"]
+
+
+def store_runs(folder: Path):
+    """Every run in the test's store (an empty frame where there is no store)."""
+    import mlflow
+    import pandas as pd
+
+    if not (folder / "mlruns" / "mlflow.db").is_file():
+        return pd.DataFrame()
+    mlflow.set_tracking_uri(f"sqlite:///{folder}/mlruns/mlflow.db")
+    return mlflow.search_runs(search_all_experiments=True)
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ def test_bad_backend_setting(workdir, setting, value):
     (["+features.template_names.fevr={en: Feverish}"], ["features.template_names", "fevr"]),
 ])
 def test_bad_protocol_settings(workdir, overrides, fragments):
-    proc = run_harness("model=keyword-baseline", f"dataset.path={DEMO}", *overrides, *_store(workdir), cwd=workdir)
+    proc = run_harness("model=scripted", f"dataset.path={DEMO}", *overrides, *_store(workdir), cwd=workdir)
     _one_clear_error(proc, *fragments)
 
 

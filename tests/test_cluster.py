@@ -30,7 +30,7 @@ def tracking_server(postgres, tmp_path_factory):
 def test_submitit_sweep_of_eight_cells_two_at_a_time(postgres, tracking_server, workdir):
     """8 cells as submitit jobs, 2 at a time, logging to the shared server; the
     translate cells share one translation cache in PostgreSQL."""
-    done = run_harness("-m", "hydra/launcher=local", "hydra.sweeper.max_batch_size=2", "model=keyword-baseline",
+    done = run_harness("-m", "hydra/launcher=local", "hydra.sweeper.max_batch_size=2", "model=scripted",
                        "route=native,translate", "dataset.limit=2,3", "seed=1,2",
                        f"dataset.path={DEMO}", "translator.model.backend.max_new_tokens=48",
                        f"translator.cache={postgres}/mlflow", f"tracking.uri={tracking_server}",

@@ -121,9 +121,8 @@ def test_sweep_runs_every_cell_and_loads_each_model_once(workdir):
                        f"dataset.path={DEMO}", *_store(workdir), "tracking.experiment=sweep", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _runs(workdir, "sweep")
-    assert sorted(runs["tags.mlflow.runName"]) == [  # the baseline reads no examples: named alike for k = 0, 1
-        "keyword-baseline|native", "keyword-baseline|native", "smollm2-135m|native|0shot|score",
-        "smollm2-135m|native|1shot|score"]
+    assert sorted(runs["tags.mlflow.runName"]) == [  # the baseline reads no examples: k = 0 and 1 are one cell
+        "keyword-baseline|native", "smollm2-135m|native|0shot|score", "smollm2-135m|native|1shot|score"]
     assert set(runs["status"]) == {"FINISHED"}
     loads = re.findall(r"loading backend (\S+)", proc.stdout + proc.stderr)
     assert len(loads) == 2, loads  # one per model, not one per cell
@@ -192,7 +191,7 @@ def test_translate_route_translates_each_text_once_per_sweep(workdir):
 def test_parallel_jobs_share_the_translation_cache(workdir):
     cache = workdir / "translations.sqlite"
     proc = run_harness("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "route=translate",
-                       "model=keyword-baseline", "seed=1,2", "dataset.limit=3", "prompt.shots=1",
+                       "model=scripted", "seed=1,2", "dataset.limit=3", "prompt.shots=1",  # two cells (seeds)
                        "translator.model.backend.max_new_tokens=64",
                        f"dataset.path={DEMO}", f"translator.cache={cache}", *_store(workdir),
                        "tracking.experiment=parallel", cwd=workdir)

@@ -192,8 +192,8 @@ def test_a_line_cut_short_by_a_crash_is_dropped_on_resume(tmp_path):
     assert path.read_text(encoding="utf-8").endswith('"syn-00001"}\n')  # the next row starts on a line of its own
 
 
-@pytest.mark.parametrize("override, message", [("synth.count=0", "synth.count must be 1 or more"),
-                                               ("synth.rouge_l=0", "synth.rouge_l must be in (0, 1]"),
+@pytest.mark.parametrize("override, message", [("synth.count=0", "synth.count=0 is out of range: it must be >= 1"),
+                                               ("synth.rouge_l=0", "synth.rouge_l=0.0 is out of range: it must be <= 1 and > 0"),
                                                ("prompt.pool=synthetic", "prompt.pool=real")])
 def test_bad_synth_settings_are_one_clear_error(override, message):
     from hydra import compose, initialize_config_dir

@@ -82,7 +82,7 @@ def test_selection_file_with_a_test_document_is_refused(workdir):
     test_id = next(d.id for d in cell.documents if cell.split_of[d.id] == "test")
     bad = workdir / "bad.json"
     bad.write_text(json.dumps({"ids": [test_id]}))
-    proc = run_harness("model=keyword-baseline", "prompt.selection=tuned", f"prompt.selection_file={bad}",
+    proc = run_harness("model=scripted", "prompt.selection=tuned", f"prompt.selection_file={bad}",
                        f"dataset.path={DEMO}", f"tracking.uri=sqlite:///{workdir}/m.db", cwd=workdir)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert test_id in proc.stderr and "test document" in proc.stderr

@@ -86,7 +86,7 @@ def select_shots(documents: list[Document], pool: list[Document], split_of: dict
     return splits.fixed_shots(documents + pool, split_of, _tuned_ids(path), str(path))
 
 
-def synthetic_pool(conf: Config, label_columns: dict[str, str], real_ids: set[str]) -> list[Document]:
+def synthetic_pool(conf: Config, label_columns: dict[str, str], real_ids: set[str]) -> data.Loaded:
     """The examples harness-synth wrote (prompt.pool=synthetic), checked."""
     path, columns = conf.prompt.pool_file, conf.dataset.columns
     if not path or not Path(path).is_file():
@@ -95,44 +95,55 @@ def synthetic_pool(conf: Config, label_columns: dict[str, str], real_ids: set[st
     if route_class(conf.route._target_).needs_reference:
         raise HarnessError(f"route={conf.route.name} reads reference translations, which synthetic examples do "
                            "not have (prompt.pool=synthetic works with route=native or translate)")
-    pool, _ = data.load_documents(path, id_column=columns.id, text_column=columns.text, label_columns=label_columns)
-    clash = sorted(real_ids & {d.id for d in pool})
+    loaded = data.load_documents(path, id_column=columns.id, text_column=columns.text, label_columns=label_columns)
+    clash = sorted(real_ids & {d.id for d in loaded.documents})
     if clash:
         raise HarnessError(f"{path}: id {clash[0]!r} is also a document of {conf.dataset.path}")
-    return pool
+    return loaded
 
 
-def prepare(conf: Config) -> Cell:
+def prepare(conf: Config, reads_prompt: bool = True) -> Cell:
     """Load and validate the data, split it and draw the examples: every
-    check that bad input can fail, before any model or run exists."""
+    check that bad input can fail, before any model or run exists. A backend
+    that reads no prompt (a baseline) gets no examples and no calibration."""
     task = task_of(conf)
     ds, split = conf.dataset, conf.split
     columns, needs_reference = ds.columns, route_class(conf.route._target_).needs_reference
     if needs_reference and not columns.reference:
         raise HarnessError(f"route={conf.route.name} needs dataset.columns.reference (dataset={ds.name} has none)")
     label_columns = data.label_columns_for(task.keys, columns.labels)
-    documents, skipped = data.load_documents(
+    loaded = data.load_documents(
         ds.path, id_column=columns.id, text_column=columns.text, reference_column=columns.reference,
         label_columns=label_columns, example_column=columns.is_example, empty_text=ds.empty_text,
     )
+    documents = loaded.documents
     lacking = [d.id for d in documents if d.reference is None] if needs_reference else []
     if lacking:
         raise HarnessError(f"route={conf.route.name}: document {lacking[0]} has no reference translation in "
                            f"{ds.path} ({len(lacking)} documents lack one; dataset.columns.reference)")
     split_of = splits.split_ids([d.id for d in documents], pool=split.pool, dev=split.dev, seed=split.seed,
                                 examples=[d.id for d in documents if d.is_example])
+    pool_digest = None
     if conf.prompt.pool is Pool.synthetic:  # the real pool's documents are spare: evaluated with nonpool or all
-        pool = synthetic_pool(conf, label_columns, set(split_of))
+        synthetic = synthetic_pool(conf, label_columns, set(split_of))
+        pool, pool_digest = synthetic.documents, synthetic.digest
         split_of = {**{i: "spare" if s == "pool" else s for i, s in split_of.items()}, **{d.id: "pool" for d in pool}}
     else:
         pool = [d for d in documents if split_of[d.id] == "pool"]
     evaluated = splits.evaluated_split(documents, split_of, split.evaluate)[: ds.limit]
-    shots = select_shots(documents, pool, split_of, conf.prompt, task.keys, conf.seed)
+    if not evaluated:
+        raise HarnessError(f"no documents to evaluate: split.evaluate={split.evaluate.value} holds none of the "
+                           f"{len(documents)} documents of {ds.path} (split.pool={split.pool}, split.dev={split.dev})")
+    shots = select_shots(documents, pool, split_of, conf.prompt, task.keys, conf.seed) if reads_prompt else []
     dev = [d for d in documents if split_of[d.id] == "dev"]
-    calibration = dev[: ds.limit] if conf.prompt.threshold == "dev" else []
+    calibration = dev[: ds.limit] if conf.prompt.threshold == "dev" and reads_prompt else []
+    if conf.prompt.threshold == "dev" and reads_prompt and not calibration:
+        raise HarnessError(f"prompt.threshold=dev calibrates on the dev split, which holds no document "
+                           f"(split.dev={split.dev})")
     return Cell(task=task, documents=documents, split_of=split_of, evaluated=evaluated, shots=shots,
                 language=ds.language, scores_examples=split.evaluate is Evaluate.all and conf.prompt.pool is Pool.real,
-                skipped_empty=skipped, calibration=calibration, pool=pool)
+                skipped_empty=loaded.skipped, calibration=calibration, pool=pool, dataset_digest=loaded.digest,
+                pool_digest=pool_digest)
 
 
 def _calibrates(conf: Config) -> bool:

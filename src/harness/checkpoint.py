@@ -20,14 +20,14 @@ def load(path: Optional[Path]) -> dict[str, Answer]:
     if path is None or not path.is_file():
         return {}
     done: dict[str, Answer] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").split("\n"):  # only "\n" ends a line: an id may hold U+2028
         try:
             row = json.loads(line)
             kind = _KINDS[row.pop("kind")]
             if kind is Scores:
                 row["probs"] = tuple(row["probs"])
             done[row["doc_id"]] = kind(**row)
-        except (json.JSONDecodeError, KeyError, TypeError):
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
             continue
     return done
 

@@ -1,25 +1,24 @@
 """`harness`: one extraction run per composed config; `harness -m ...` sweeps.
 
-The only place that reads the config: it turns it into plain values, calls
-the pipeline and hands the result to tracking."""
+The Hydra entry point: it turns the composed config into typed values,
+`plan.plan` checks and decides the run, and `execute` carries it out."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from . import __version__, names
-from .config import PROJECT_ROOT, Mode, Pool, Selection, register, typed
-from .errors import exit_on_user_error, refuse_other_sections
+from . import names
+from .config import PROJECT_ROOT, register, typed
+from .errors import exit_on_user_error, run_hydra_app
+from .plan import RunPlan, plan
 
 log = logging.getLogger("harness")
 CONF_DIR = str(PROJECT_ROOT / "conf")
@@ -60,119 +59,98 @@ def _sweep_position() -> str:
 
 
 def run_config(cfg: DictConfig) -> float:
-    """Run one grid cell; returns its objective, the median macro-F1."""
-    with downloads(cfg.allow_downloads):  # said explicitly in the config, for this cell only
-        return _run_config(cfg)
-
-
-def _run_name(conf, cell, baseline: bool, learns: bool = False) -> str:
-    """model|route|kshot, plus what departs from the defaults, so a sweep's
-    runs read apart in the UI; a baseline reads no examples: model|route
-    (one that learns from the pool is named for a synthetic one too)."""
-    prompt = conf.prompt
-    return "|".join([conf.model.name, conf.route.name, *([] if baseline else [f"{len(cell.shots)}shot"]),
-                     *([prompt.selection.value] if prompt.selection is not Selection.random else []),
-                     *(["synthetic"] if prompt.pool is Pool.synthetic and (learns or not baseline) else []),
-                     *([prompt.mode.value] if prompt.mode is not Mode.generate and not baseline else []),
-                     *([f"threshold={prompt.threshold}"] if cell.calibration or cell.task.threshold != 0.5 else [])])
-
-
-def pool_params(conf) -> dict[str, str]:
-    """Where the examples came from: the pool's kind, and for a synthetic one
-    its file's digest and the model harness-synth wrote it with."""
-    prompt = conf.prompt
-    if prompt.pool is Pool.real:
-        return {names.POOL: "real"}
-    from . import data
-
-    try:  # harness-synth's state beside the file; a pool written another way has none
-        state = json.loads(Path(prompt.pool_file + ".state.json").read_text(encoding="utf-8"))
-        generator = str(state["settings"]["generator"])
-    except (OSError, ValueError, KeyError, TypeError):
-        generator = "unknown"
-    return {names.POOL: "synthetic", names.POOL_DIGEST: data.file_digest(prompt.pool_file),
-            names.POOL_GENERATOR: generator}
-
-
-def _run_config(cfg: DictConfig) -> float:
-    """Resume, naming and tracking around `pipeline.run_cell`."""
-    from .cell import prepare, protocol_settings, route_of, uses_translator
-
-    conf, c = typed(cfg)  # typed values below; plain ones for params and the config hash
-    model, route, prompt, ds, split = conf.model, conf.route, conf.prompt, conf.dataset, conf.split
-    c.pop("tune", None)
-    if not uses_translator(conf):
-        c.pop("translator")  # not part of this cell: keeps it out of the params and the config hash
-    if prompt.pool is Pool.real:
-        c["prompt"]["pool_file"] = None  # not read: a sweep over prompt.pool=real,synthetic names it for both
-
+    """Run one grid cell; returns its objective, the median macro-F1 (NaN for
+    a cell another process is running)."""
+    conf, plain = typed(cfg)  # typed values below; plain ones for params and identity
     # Everything that can fail on bad input fails here, before a run exists, and
-    # bad data or config before the slow imports (torch, transformers, MLflow).
-    cell = prepare(conf)
+    # bad data or config before the slow imports (transformers, MLflow).
+    run_plan = plan(conf, plain)
+    with downloads(conf.allow_downloads):  # said explicitly in the config, for this cell only
+        return execute(run_plan, OmegaConf.to_yaml(cfg))
+
+
+@contextmanager
+def _cell_lock(checkpoint: Path) -> Iterator[bool]:
+    """Held while this process runs the cell: a second process starting the
+    same cell (two identical sweeps, a relaunched job) sees it and skips."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(f"{checkpoint}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+def _resume(p: RunPlan) -> tuple[Optional[float], Optional[Path]]:
+    """(the objective of a finished run of this cell, or None; the checkpoint to continue)."""
+    from . import tracking
+
+    t = p.conf.tracking
+    if not p.conf.resume:
+        return None, None
+    finished, stale, older = tracking.previous_runs(t.uri, t.experiment, p.cell_hash, p.settings_hash)
+    if finished:
+        log.info("skipping %s: finished as run %s (resume=false reruns it)", p.name, finished)
+        return tracking.finished_metric(finished, "median/macro_f1"), None
+    if older:
+        log.info("rerunning %s: its data changed since run %s (dataset or pool file digest differs)", p.name, older)
+    tracking.mark_failed(stale)  # their processes are gone: this one holds the cell's lock
+    return None, p.checkpoint
+
+
+def execute(p: RunPlan, config_yaml: str) -> float:
+    """Carry out a plan: open the store, resume or skip, build the backend and
+    the route, run the cell inside its tracked run, and log it."""
     from transformers import set_seed
 
-    from . import data, pipeline, protocol, tracking
+    from . import pipeline, tracking
     from .backends import load_backend
+    from .cell import route_of
     from .report import route_effects
 
-    set_seed(conf.seed)
-    reader = route_of(conf)
-    backend = load_backend(model.backend)
-    pipeline.answering(cell.task, backend)  # can it answer this task at all (score mode)?
-    if backend.predicts_labels:  # a baseline reads no examples (one that learns trains on the pool), and decides
-        cell = replace(cell, shots=[], calibration=[])  # by its own rule (prompt.threshold is for score mode)
-    task, split_of, evaluated, shots = cell.task, cell.split_of, cell.evaluated, cell.shots
-
-    t = conf.tracking
-    run_name = _run_name(conf, cell, baseline=backend.predicts_labels, learns=backend.learns_from_pool)
-    pool = pool_params(conf)  # a synthetic file that grew is another cell
-    cell_hash = tracking.config_hash({**c, "shot_ids": [d.id for d in shots], **pool})  # a tuned file's ids may change
-    checkpoint = None
-    if conf.resume:
-        finished, stale = tracking.previous_runs(t.uri, t.experiment, cell_hash)
-        if finished:
-            log.info("skipping %s: finished as run %s (resume=false reruns it)", run_name, finished)
-            return tracking.finished_metric(finished, "median/macro_f1")
-        tracking.mark_failed(stale)
-        checkpoint = Path(t.checkpoints) / f"{cell_hash}.jsonl"
-    digest = data.file_digest(ds.path)
-    k = len(shots)
-    settings = protocol_settings(conf, task, k, backend.applies_generation_config)
-    departures = protocol.departures(settings)
-    named = {
-        names.MODEL: model.name, names.ROUTE: route.name, names.PROMPT: prompt.name,
-        names.MODE: prompt.mode.value, names.SHOTS: k, names.SELECTION: prompt.selection.value, names.SEED: conf.seed,
-        names.BASELINE: str(backend.predicts_labels).lower(), **pool,
-        names.DATASET: ds.name, names.DATASET_DIGEST: digest, names.PROTOCOL: protocol.protocol_name(settings),
-        names.PROTOCOL_DEPARTURES: ",".join(departures),
-        names.PROTOCOL_UNVERIFIABLE: ",".join(protocol.unverifiable(settings)), names.CONFIG_HASH: cell_hash,
-        "harness_version": __version__, "git_commit": tracking.git_commit(),
-        # Same value for the runs of one cell on different routes: pairs them for the route comparison.
-        names.COMPARISON_KEY: tracking.config_hash({key: value for key, value in c.items()
-                                                    if key not in ("route", "translator")}),
-    }
-    tags = {"model": model.name, "family": model.family, "params_b": str(model.params_b), "route": route.name,
-            "language": ds.language, "shots": str(k), "selection": prompt.selection.value, "mode": prompt.mode.value,
-            names.POOL: prompt.pool.value,
-            names.PROTOCOL: named[names.PROTOCOL], **t.tags}
-    with tracking.tracked_run(uri=t.uri, experiment=t.experiment, artifact_location=t.artifact_location,
-                              run_name=run_name, params={**tracking.flatten(c), **named}, tags=tags,
-                              system_metrics=t.system_metrics) as run_id:
-        log.info("run %s%s: %s on %d %s documents of %s; protocol %s%s", run_id, _sweep_position(), model.name,
-                 len(evaluated), split.evaluate.value, ds.name, named[names.PROTOCOL],
-                 f" (departs in {', '.join(departures)})" if departures else "")
-        result = pipeline.run_cell(cell, backend, reader, chunk_size=conf.chunk_size, checkpoint=checkpoint)
-        result.metrics["data/skipped_empty"] = float(cell.skipped_empty)
-        if result.translations is not None:
-            read = list({d.id: d for d in shots + evaluated}.values())  # split.evaluate=all: shots are evaluated too
-            tracking.log_translations(read, result.translations, split_of, t.log_text)
-        tracking.log_result(result, config_yaml=OmegaConf.to_yaml(cfg), dataset_name=ds.name, dataset_path=ds.path,
-                            dataset_digest=digest, context=split.evaluate.value, log_text=t.log_text)
-        for other, rows, delta in route_effects(route.name, result.per_feature, result.metrics["median/macro_f1"],
-                                                tracking.cell_runs(named[names.COMPARISON_KEY])):
-            tracking.log_route_effect(route.name, other, rows, delta)
-    if checkpoint is not None:
-        checkpoint.unlink(missing_ok=True)  # the run holds everything now
+    conf, cell, t = p.conf, p.cell, p.conf.tracking
+    tracking.check_names([name for k in cell.task.keys for name in (f"feature/{k}/macro_f1", f"threshold/{k}")],
+                         list(p.params))
+    tracking.writable(p.checkpoint.parent, "tracking.checkpoints")
+    with tracking.store_errors(t.uri):
+        tracking.open_experiment(t.uri, t.experiment, t.artifact_location, t.timeout_s)
+        with _cell_lock(p.checkpoint) as held:
+            if not held:
+                log.info("skipping %s: another process is running it now (lock %s.lock)", p.name, p.checkpoint)
+                return float("nan")
+            done, checkpoint = _resume(p)
+            if done is not None:
+                return done
+            set_seed(conf.seed)
+            backend = load_backend(conf.model.backend)
+            reader = route_of(conf)
+            run_name, split = p.name, conf.split
+            with tracking.tracked_run(uri=t.uri, experiment=t.experiment, artifact_location=t.artifact_location,
+                                      run_name=run_name, params=p.params, tags=p.tags,
+                                      system_metrics=t.system_metrics) as run_id:
+                log.info("run %s%s: %s on %d %s documents of %s; protocol %s%s", run_id, _sweep_position(),
+                         conf.model.name, len(cell.evaluated), split.evaluate.value, conf.dataset.name,
+                         p.params[names.PROTOCOL], f" (departs in {', '.join(p.departures)})" if p.departures else "")
+                result = pipeline.run_cell(cell, backend, reader, chunk_size=conf.chunk_size, checkpoint=checkpoint)
+                result.metrics["data/skipped_empty"] = float(cell.skipped_empty)
+                if result.translations is not None:
+                    read = list({d.id: d for d in cell.shots + cell.evaluated}.values())  # evaluate=all: shots too
+                    tracking.log_translations(read, result.translations, cell.split_of, t.log_text)
+                tracking.log_result(result, config_yaml=config_yaml, dataset_name=conf.dataset.name,
+                                    dataset_path=conf.dataset.path, dataset_digest=cell.dataset_digest,
+                                    context=split.evaluate.value, log_text=t.log_text)
+                for other, rows, delta in route_effects(conf.route.name, result.per_feature,
+                                                        result.metrics["median/macro_f1"],
+                                                        tracking.cell_runs(p.params[names.COMPARISON_KEY])):
+                    tracking.log_route_effect(conf.route.name, other, rows, delta)
+            if checkpoint is not None:
+                checkpoint.unlink(missing_ok=True)  # the run holds everything now
     m = result.metrics
     log.info("median macro-F1 %.3f, MCC %.3f, missing %.1f%%, %.2f docs/s", m["median/macro_f1"], m["median/mcc"],
              100 * m["missing/rate"], m["throughput/docs_per_s"])
@@ -185,8 +163,7 @@ def _app(cfg: DictConfig) -> float:
 
 
 def main() -> None:
-    refuse_other_sections("harness", sys.argv[1:])
-    _app()
+    run_hydra_app("harness", _app, sys.argv[1:])
 
 
 if __name__ == "__main__":

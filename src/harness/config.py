@@ -5,13 +5,31 @@ dataclasses (`typed`) and pass them down; nothing below sees a DictConfig."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
+
+from .errors import HarnessError
+
+SEED_MAX = 2**32 - 1  # numpy's and torch's seeds
+
+
+def between(default: Any, low: Optional[float] = None, high: Optional[float] = None, *,
+            above: Optional[float] = None, below: Optional[float] = None, cell: bool = True) -> Any:
+    """A schema field with its range (checked by `check_ranges` before a run
+    exists) and whether it is part of a cell's identity (`harness.identity`)."""
+    return field(default=default, metadata={"range": (low, high, above, below), "cell": cell})
+
+
+def outside_cell(default: Any = None, factory: Any = None) -> Any:
+    """A setting that changes how a run goes or where it is logged, never its predictions."""
+    if factory is not None:
+        return field(default_factory=factory, metadata={"cell": False})
+    return field(default=default, metadata={"cell": False})
 
 
 class AnswerFormat(str, Enum):
@@ -111,15 +129,15 @@ class DatasetConf:
     path: str = MISSING
     language: str = MISSING  # ISO 639-1 code of the text column: fa, ur, en
     columns: ColumnsConf = field(default_factory=ColumnsConf)
-    limit: Optional[int] = None  # evaluate only the first N documents of the evaluated split
+    limit: Optional[int] = between(None, 1)  # evaluate only the first N documents of the evaluated split
     empty_text: EmptyText = EmptyText.error
 
 
 @dataclass
 class SplitConf:
-    seed: int = 42  # separate from `seed`, so sweeping seeds keeps the test set fixed
-    pool: float = 0.2  # fraction of documents that may serve as examples
-    dev: float = 0.2  # fraction for tuning; the rest is test
+    seed: int = between(42, 0, SEED_MAX)  # separate from `seed`, so sweeping seeds keeps the test set fixed
+    pool: float = between(0.2, 0, below=1)  # fraction of documents that may serve as examples
+    dev: float = between(0.2, 0, below=1)  # fraction for tuning; the rest is test
     evaluate: Evaluate = Evaluate.test
 
 
@@ -130,7 +148,7 @@ class PromptConf:
     parser: Parser = Parser.template  # how a generated answer is read (json needs format=json)
     template_style: TemplateStyle = TemplateStyle.braces  # format=template: how the answer is laid out
     mode: Mode = Mode.generate
-    shots: int = 3  # k (fixed and tuned selections bring their own)
+    shots: int = between(3, 0)  # k (fixed and tuned selections bring their own)
     selection: Selection = Selection.random
     shot_ids: List[str] = field(default_factory=list)  # selection=fixed (else dataset.columns.is_example)
     selection_file: Optional[str] = None  # selection=tuned: written by harness-tune
@@ -173,6 +191,8 @@ class TranslatorConf:
 class TrackingConf:
     uri: str = "sqlite:///mlruns/mlflow.db"
     experiment: str = "harness"
+    # Seconds a tracking server may take to answer before the run stops (http(s) URIs).
+    timeout_s: float = between(30.0, low=1)
     # Where a new experiment keeps its artifacts (ignored for existing ones).
     artifact_location: Optional[str] = "mlruns/artifacts"
     tags: Dict[str, str] = field(default_factory=dict)  # extra tags on every run
@@ -186,28 +206,28 @@ class TrackingConf:
 @dataclass
 class TuneConf:
     study: str = MISSING  # Optuna study name; rerunning it resumes
-    n_trials: int = 20  # trials in the study, all workers together
-    timeout: Optional[float] = None  # seconds for this worker
+    n_trials: int = between(20, 1)  # trials in the study, all workers together
+    timeout: Optional[float] = between(None, 1)  # seconds for this worker
     objective: Objective = Objective.macro_f1  # median over features on dev
     k_range: Optional[List[int]] = None  # [min, max]: search k too; null: k = prompt.shots
-    chunk_size: int = 16  # dev documents per pruning step
-    dev_limit: Optional[int] = None  # score trials on the first N dev documents
+    chunk_size: int = between(16, 1)  # dev documents per pruning step
+    dev_limit: Optional[int] = between(None, 1)  # score trials on the first N dev documents
     storage: str = "sqlite:///mlruns/optuna.db"
     selection_dir: str = "mlruns/selections"  # where the best selection is written
-    startup_trials: int = 4  # trials before the pruner may stop one
+    startup_trials: int = between(4, 0)  # trials before the pruner may stop one
 
 
 @dataclass
 class SynthConf:
     out: str = MISSING  # the synthetic pool file (JSONL, the dataset's columns); rerunning continues it
-    count: int = 40  # examples to keep
-    max_attempts: Optional[int] = None  # stop after this many generations (default: 5 x count)
-    seeds_shown: int = 3  # real pool transcripts shown to the generator as style seeds, per example
-    rouge_l: float = 0.7  # drop a text whose ROUGE-L F with any kept or shown text reaches this
-    min_chars: int = 80  # drop shorter texts
-    script_share: float = 0.6  # drop a text with fewer of its letters in the dataset language's script
+    count: int = between(40, 1)  # examples to keep
+    max_attempts: Optional[int] = between(None, 1)  # stop after this many generations (default: 5 x count)
+    seeds_shown: int = between(3, 0)  # real pool transcripts shown to the generator as style seeds, per example
+    rouge_l: float = between(0.7, high=1, above=0)  # drop a text whose ROUGE-L F with any kept or shown text reaches this
+    min_chars: int = between(80, 0)  # drop shorter texts
+    script_share: float = between(0.6, 0, 1)  # drop a text with fewer of its letters in the dataset language's script
     consistency: bool = False  # drop a text whose labels the model itself, extracting, contradicts
-    batch: int = 4  # generations per backend call; the file and its state are written after each
+    batch: int = between(4, 1)  # generations per backend call; the file and its state are written after each
 
 
 @dataclass
@@ -219,13 +239,14 @@ class Config:
     features: FeaturesConf = MISSING
     translator: TranslatorConf = MISSING  # used by route=translate only
     split: SplitConf = field(default_factory=SplitConf)
-    tracking: TrackingConf = field(default_factory=TrackingConf)
-    seed: int = 42  # shot draw and decoding
-    chunk_size: int = 32  # documents per backend call; a checkpoint is written after each
-    resume: bool = True  # skip cells already finished in the experiment; continue interrupted ones
-    allow_downloads: bool = False  # let Hugging Face fetch missing models (off: nothing leaves the machine)
-    tune: Optional[TuneConf] = None  # harness-tune only (conf/tune.yaml)
-    synth: Optional[SynthConf] = None  # harness-synth only (conf/synth.yaml)
+    tracking: TrackingConf = outside_cell(factory=TrackingConf)
+    seed: int = between(42, 0, SEED_MAX)  # shot draw and decoding
+    # documents per backend call; a checkpoint is written after each
+    chunk_size: int = between(32, 1, cell=False)
+    resume: bool = outside_cell(True)  # skip cells already finished in the experiment; continue interrupted ones
+    allow_downloads: bool = outside_cell(False)  # let Hugging Face fetch missing models (off: nothing leaves the machine)
+    tune: Optional[TuneConf] = outside_cell(None)  # harness-tune only (conf/tune.yaml)
+    synth: Optional[SynthConf] = outside_cell(None)  # harness-synth only (conf/synth.yaml)
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -250,3 +271,23 @@ def typed(cfg: Any) -> tuple[Config, dict[str, Any]]:
     conf.model.backend = plain["model"]["backend"]
     conf.translator.model.backend = plain["translator"]["model"]["backend"]
     return conf, plain
+
+
+def check_ranges(node: Any, prefix: str = "") -> None:
+    """Every numeric setting within the range its schema field declares, and
+    the settings that must be non-empty so: one line naming the key, before a run exists."""
+    for f in fields(node):
+        value, key = getattr(node, f.name), f"{prefix}{f.name}"
+        if is_dataclass(value):
+            check_ranges(value, f"{key}.")
+            continue
+        low, high, above, below = f.metadata.get("range", (None,) * 4)
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        bounds = [(low, ">=", value >= (low or 0)), (high, "<=", value <= (high or 0)),
+                  (above, ">", value > (above or 0)), (below, "<", value < (below or 0))]
+        if not all(ok for bound, _, ok in bounds if bound is not None):
+            bounds = [f"{sign} {bound}" for bound, sign, _ in bounds if bound is not None]
+            raise HarnessError(f"{key}={value} is out of range: it must be {' and '.join(bounds)}")
+    if isinstance(node, TrackingConf) and not node.experiment.strip():
+        raise HarnessError("tracking.experiment is empty: name the experiment the runs go to")

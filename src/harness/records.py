@@ -129,6 +129,8 @@ class Cell:
     skipped_empty: int = 0  # rows left out for an empty transcript (dataset.empty_text=skip)
     calibration: list[Document] = field(default_factory=list)  # prompt.threshold=dev: dev documents to calibrate on
     pool: list[Document] = field(default_factory=list)  # where examples come from: the pool split, or synthetic ones
+    dataset_digest: str = ""  # sha256 of the dataset file's bytes that were read
+    pool_digest: Optional[str] = None  # the same for a synthetic pool's file
 
 
 @dataclass

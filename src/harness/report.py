@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import re
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -252,6 +253,11 @@ def build(raw_runs: list[dict[str, Any]], out: Path, *, experiment: str, n_boot:
     return files, tables
 
 
+def folder_name(experiment: str) -> str:
+    """An experiment's name as one folder under reports/: no separators, no `..`."""
+    return re.sub(r"[^\w.-]+", "_", experiment).strip(".") or "_"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="harness-report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", required=True, help="MLflow experiment name")
@@ -268,15 +274,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     def body() -> None:
         from . import tracking
 
-        out = Path(args.out or Path("reports") / args.experiment)
-        files, tables = build(tracking.result_runs(args.tracking_uri, args.experiment), out, experiment=args.experiment,
-                      n_boot=args.bootstrap, seed=args.seed)
-        print(headline_text(tables["headline"]))
-        print(f"wrote {len(files)} files to {out}/ (open {files['report.html']})")
-        if not args.no_log:
-            run_id = tracking.log_report(args.tracking_uri, args.experiment, str(out),
-                                         {"bootstrap": args.bootstrap, "seed": args.seed})
-            print(f"logged as run {run_id} (report/) in experiment {args.experiment!r}")
+        out = Path(args.out or Path("reports") / folder_name(args.experiment))
+        if out.exists() and not out.is_dir():
+            raise HarnessError(f"--out {out} is a file; name a folder for the report's files")
+        with tracking.store_errors(args.tracking_uri):
+            runs = tracking.result_runs(args.tracking_uri, args.experiment)
+            files, tables = build(runs, out, experiment=args.experiment, n_boot=args.bootstrap, seed=args.seed)
+            print(headline_text(tables["headline"]))
+            print(f"wrote {len(files)} files to {out}/ (open {files['report.html']})")
+            if not args.no_log:
+                run_id = tracking.log_report(args.tracking_uri, args.experiment, str(out),
+                                             {"bootstrap": args.bootstrap, "seed": args.seed})
+                print(f"logged as run {run_id} (report/) in experiment {args.experiment!r}")
 
     exit_on_user_error("harness-report", body)
 

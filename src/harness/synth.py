@@ -35,8 +35,8 @@ import hydra
 from omegaconf import DictConfig
 
 from .cli import CONF_DIR
-from .config import Config, Pool, Selection, typed
-from .errors import HarnessError, exit_on_user_error, refuse_other_sections
+from .config import Config, Pool, Selection, check_ranges, typed
+from .errors import HarnessError, exit_on_user_error, run_hydra_app
 from .records import Document, Request
 
 log = logging.getLogger("harness.synth")
@@ -191,13 +191,7 @@ def synthesize(conf: Config, plain: dict) -> dict:
     s = conf.synth
     if conf.prompt.pool is not Pool.real:
         raise HarnessError("harness-synth shows the generator the dataset's real pool: prompt.pool=real")
-    for key, value, low in (("count", s.count, 1), ("seeds_shown", s.seeds_shown, 0), ("batch", s.batch, 1),
-                            ("min_chars", s.min_chars, 0)):
-        if value < low:
-            raise HarnessError(f"synth.{key} must be {low} or more (got {value})")
-    if not 0 < s.rouge_l <= 1 or not 0 <= s.script_share <= 1:
-        raise HarnessError(f"synth.rouge_l must be in (0, 1] and synth.script_share in [0, 1] "
-                           f"(got {s.rouge_l}, {s.script_share})")
+    check_ranges(conf)
     cell = prepare(replace(conf, prompt=replace(conf.prompt, selection=Selection.random, shots=0)))
     pool, keys, language = cell.pool, cell.task.keys, conf.dataset.language
     assert all(cell.split_of[d.id] == "pool" for d in pool)  # seeds never come from dev or test
@@ -208,7 +202,7 @@ def synthesize(conf: Config, plain: dict) -> dict:
 
     out = Path(s.out)
     state_path = out.with_name(out.name + ".state.json")
-    settings = {"dataset": conf.dataset.name, "dataset_digest": data.file_digest(conf.dataset.path),
+    settings = {"dataset": conf.dataset.name, "dataset_digest": cell.dataset_digest,
                 "generator": conf.model.name, "seed": conf.seed, "split_seed": conf.split.seed,
                 "seeds_shown": s.seeds_shown, "rouge_l": s.rouge_l, "min_chars": s.min_chars,
                 "script_share": s.script_share, "consistency": s.consistency,
@@ -295,8 +289,7 @@ def _app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    refuse_other_sections("harness-synth", sys.argv[1:])
-    _app()
+    run_hydra_app("harness-synth", _app, sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import re
-import subprocess
 import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
@@ -17,7 +16,8 @@ import mlflow
 
 from . import names
 from .config import LogText
-from .errors import HarnessError
+from .errors import HarnessError, mask_passwords
+from .plan import flatten  # noqa: F401  (tune logs its settings with it)
 from .records import RunResult
 
 _PARAM_BATCH = 100  # MLflow accepts at most 100 params per request
@@ -28,7 +28,6 @@ _PARAM_MAX = 6000  # and values of at most 6000 characters
 # count such as max_new_tokens.
 _SECRET_KEY = re.compile(r"(^|[._])([a-z0-9]*_)?(password|passwd|secret|token|api_key|apikey|credentials?)$",
                          re.IGNORECASE)
-_URI_PASSWORD = re.compile(r"(//[^/:@\s]+:)[^@/\s]+@")
 
 
 def redact(key: str, value: Any) -> Any:
@@ -36,7 +35,7 @@ def redact(key: str, value: Any) -> Any:
     password inside a URI, becomes ***."""
     if _SECRET_KEY.search(key):
         return "***"
-    return _URI_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
+    return mask_passwords(value) if isinstance(value, str) else value
 
 
 def text_for_log(text: Optional[str], mode: LogText | str) -> Optional[str]:
@@ -46,40 +45,43 @@ def text_for_log(text: Optional[str], mode: LogText | str) -> Optional[str]:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16] if LogText(mode) is LogText.hashed else None
 
 
-def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}, "c": [1, 2]} -> {"a.b": 1, "c": "[1, 2]"}: one param per
-    setting, lists kept whole as JSON."""
-    if not isinstance(tree, Mapping):
-        return {prefix: json.dumps(tree, ensure_ascii=False) if isinstance(tree, (list, tuple)) else tree}
-    out: dict[str, Any] = {}
-    for k, v in tree.items():
-        out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-    return out
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """Identity of a grid cell: the resolved config minus where results go
-    and how the harness behaves around it."""
-    cell = {k: v for k, v in config.items() if k not in ("tracking", "hydra", "resume", "allow_downloads")}
-    return hashlib.sha256(json.dumps(cell, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def _is_local_store(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+# The database drivers a store URI may need, by the module that is missing.
+_DRIVERS = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary', or write postgresql+psycopg:// for psycopg 3",
+            "pymysql": "pymysql", "MySQLdb": "mysqlclient"}
+
+
+@contextlib.contextmanager
+def store_errors(uri: str) -> Iterator[None]:
+    """What the tracking store refuses (unreachable, read-only, unknown scheme,
+    a missing driver) as one HarnessError naming the URI, its password masked."""
+    import requests
+    import sqlalchemy.exc
+
+    shown = mask_passwords(uri)
+    try:
+        yield
+    except ModuleNotFoundError as e:
+        if e.name not in _DRIVERS:
+            raise
+        raise HarnessError(f"tracking.uri={shown} needs the database driver {e.name} "
+                           f"(pip install '{_DRIVERS[e.name]}')") from None
+    except (mlflow.exceptions.MlflowException, sqlalchemy.exc.SQLAlchemyError,
+            requests.exceptions.RequestException) as e:
+        detail = " ".join(str(getattr(e, "message", e)).split())[:300]
+        raise HarnessError(f"tracking store {shown}: {mask_passwords(detail)}") from None
 
 
 def _experiment_id(name: str, artifact_location: Optional[str], uri: str) -> str:
     client = mlflow.MlflowClient()
     found = client.get_experiment_by_name(name)
+    if found is not None and found.lifecycle_stage == "deleted":
+        raise HarnessError(f"experiment {name!r} was deleted in {mask_passwords(uri)} (restore it with "
+                           f"`mlflow experiments restore --experiment-id {found.experiment_id}`, or name another "
+                           "in tracking.experiment)")
     if found is not None:
         return found.experiment_id
     location = Path(artifact_location).resolve().as_uri() if artifact_location and _is_local_store(uri) else None
@@ -101,23 +103,117 @@ def _log_params(params: Mapping[str, Any]) -> None:
         mlflow.log_params(dict(items[i:i + _PARAM_BATCH]))
 
 
-def _connect(uri: str) -> None:
+def _probe(uri: str, timeout_s: float) -> None:
+    """A tracking server answers within timeout_s, or the run stops here
+    (MLflow itself retries for minutes without a word)."""
+    import requests
+
+    try:
+        requests.get(uri.rstrip("/") + "/health", timeout=timeout_s)  # any answer will do: auth is checked later
+    except requests.exceptions.RequestException as e:
+        kind = "no answer" if isinstance(e, requests.exceptions.Timeout) else "cannot connect"
+        raise HarnessError(f"tracking.uri={mask_passwords(uri)}: {kind} within {timeout_s:g} s "
+                           "(is the server running? tracking.timeout_s sets the wait)") from None
+
+
+def _probe_database(uri: str, timeout_s: float) -> None:
+    """A database server answers within timeout_s (MLflow retries a refused
+    connection for many minutes)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool,
+                                      connect_args={"connect_timeout": max(int(timeout_s), 1)})
+    try:
+        with engine.connect():
+            pass
+    except sqlalchemy.exc.OperationalError as e:
+        detail = " ".join(str(e.orig).split())[:200]
+        raise HarnessError(f"tracking.uri={mask_passwords(uri)}: cannot connect within {timeout_s:g} s "
+                           f"({mask_passwords(detail)})") from None
+    finally:
+        engine.dispose()
+
+
+_SCHEMES = ("", "file", "sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
+
+
+def _connect(uri: str, timeout_s: float = 30.0) -> None:
     """Point MLflow at the store. Parallel jobs opening a new SQLite store at
     once race on MLflow's schema migrations, so the first creates it under a lock."""
+    import os
+    from urllib.parse import urlparse
+
+    scheme = urlparse(uri).scheme.split("+")[0]
+    if scheme not in _SCHEMES and not (len(scheme) == 1 and "://" not in uri):  # C:\... is a folder
+        raise HarnessError(f"tracking.uri={mask_passwords(uri)}: unknown scheme {scheme!r} (a folder, "
+                           "sqlite:///file.db, http(s)://server or postgresql+psycopg://...)")
+    if scheme in ("http", "https"):
+        _probe(uri, timeout_s)
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(timeout_s, 1)))
+    elif scheme in ("postgresql", "mysql", "mssql"):
+        _probe_database(uri, timeout_s)
     mlflow.set_tracking_uri(uri)
     if uri.startswith("sqlite:///"):
         from filelock import FileLock
 
         db = Path(uri.removeprefix("sqlite:///"))
-        db.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(f"{db}.lock"):
-            mlflow.MlflowClient().search_experiments(max_results=1)
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise HarnessError(f"tracking.uri={uri}: cannot create its folder {db.parent} ({e.strerror})") from None
+        try:
+            with FileLock(f"{db}.lock"):
+                mlflow.MlflowClient().search_experiments(max_results=1)
+        except OSError as e:
+            raise HarnessError(f"tracking.uri={uri}: cannot use {db} ({e.strerror})") from None
+    else:
+        mlflow.MlflowClient().search_experiments(max_results=1)  # an unknown scheme or driver fails here
 
 
-def _open_store(uri: str, experiment: str, artifact_location: Optional[str]) -> str:
+def _open_store(uri: str, experiment: str, artifact_location: Optional[str], timeout_s: float = 30.0) -> str:
     """Connect and return the experiment's id (created if new)."""
-    _connect(uri)
+    _connect(uri, timeout_s)
     return _experiment_id(experiment, artifact_location, uri)
+
+
+def check_names(metric_keys: Sequence[str], param_keys: Sequence[str]) -> None:
+    """Every metric and param name the run will log is one MLflow accepts, checked before the run exists."""
+    from mlflow.utils import validation
+
+    for check, keys, what in ((validation._validate_metric_name, metric_keys, "metric"),
+                              (validation._validate_param_name, param_keys, "param")):
+        for key in keys:
+            try:
+                check(key)
+                if len(key) > validation.MAX_ENTITY_KEY_LENGTH:
+                    raise mlflow.exceptions.MlflowException(f"longer than {validation.MAX_ENTITY_KEY_LENGTH} characters")
+            except mlflow.exceptions.MlflowException as e:
+                raise HarnessError(f"MLflow refuses the {what} name {key!r} (from a feature key or setting): "
+                                   f"{' '.join(e.message.split())[:200]}") from None
+
+
+def writable(folder: Path, what: str) -> None:
+    """Create `folder` and write a file in it, or one clear error naming the setting."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".harness-check-"):
+            pass
+    except OSError as e:
+        raise HarnessError(f"{what}={folder}: cannot write there ({e.strerror})") from None
+
+
+def open_experiment(uri: str, experiment: str, artifact_location: Optional[str], timeout_s: float) -> None:
+    """Connect, find or create the experiment, and check that a local artifact
+    folder can be written: before the run exists."""
+    experiment_id = _open_store(uri, experiment, artifact_location, timeout_s)
+    location = mlflow.MlflowClient().get_experiment(experiment_id).artifact_location or ""
+    if location.startswith("file:") or "://" not in location:
+        from urllib.parse import unquote, urlparse
+
+        writable(Path(unquote(urlparse(location).path) if location.startswith("file:") else location),
+                 "tracking.artifact_location")
 
 
 @contextlib.contextmanager
@@ -126,12 +222,20 @@ def tracked_run(
     params: Mapping[str, Any], tags: Mapping[str, str], system_metrics: bool = False,
 ) -> Iterator[str]:
     """An MLflow run around the body; yields its id. A body that raises leaves
-    the run marked FAILED, not looking like a result."""
+    the run marked FAILED, and Ctrl-C KILLED, not looking like a result."""
     experiment_id = _open_store(uri, experiment, artifact_location)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags),
-                          log_system_metrics=system_metrics) as run:
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags),
+                           log_system_metrics=system_metrics)
+    try:
         _log_params(params)
         yield run.info.run_id
+    except KeyboardInterrupt:
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.end_run()
 
 
 @contextlib.contextmanager
@@ -183,16 +287,24 @@ def trial_run(number: int, params: Mapping[str, Any], pruned: type[BaseException
     mlflow.end_run()
 
 
-def previous_runs(uri: str, experiment: str, config_hash: str) -> tuple[Optional[str], list[str]]:
-    """(a finished run of this cell, ids of runs of it still marked RUNNING)."""
-    _connect(uri)
+def previous_runs(uri: str, experiment: str, config_hash: str,
+                  settings_hash: str) -> tuple[Optional[str], list[str], Optional[str]]:
+    """(a finished run of this cell, ids of runs of it still marked RUNNING,
+    a finished run of the same settings on other data: why the cell reruns)."""
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:
-        return None, []
-    runs = mlflow.MlflowClient().search_runs([found.experiment_id],
-                                             filter_string=f"params.{names.CONFIG_HASH} = '{config_hash}'")
+        return None, [], None
+    client = mlflow.MlflowClient()
+    runs = client.search_runs([found.experiment_id], filter_string=f"params.{names.CONFIG_HASH} = '{config_hash}'")
     finished = [r.info.run_id for r in runs if r.info.status == "FINISHED"]
-    return (finished[0] if finished else None), [r.info.run_id for r in runs if r.info.status == "RUNNING"]
+    stale = [r.info.run_id for r in runs if r.info.status == "RUNNING"]
+    older = None
+    if not finished:
+        before = client.search_runs([found.experiment_id], max_results=1, order_by=["attributes.start_time DESC"],
+                                    filter_string=f"params.{names.CELL_SETTINGS} = '{settings_hash}' and "
+                                                  "attributes.status = 'FINISHED'")
+        older = before[0].info.run_id if before else None
+    return (finished[0] if finished else None), stale, older
 
 
 def mark_failed(run_ids: Sequence[str]) -> None:
@@ -228,7 +340,7 @@ def log_synth_run(*, uri: str, experiment: str, artifact_location: Optional[str]
         _log_params(params)
         mlflow.log_metrics(dict(metrics))
         if pool_file.is_file():
-            rows = [json.loads(line) for line in pool_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+            rows = [json.loads(line) for line in pool_file.read_text(encoding="utf-8").split("\n") if line.strip()]
             text = "".join(json.dumps({**r, text_column: text_for_log(r[text_column], log_text)}, ensure_ascii=False)
                            + "\n" for r in rows)
             mlflow.log_text(text, pool_file.name)
@@ -345,8 +457,9 @@ def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
 
     _connect(uri)
     found = mlflow.get_experiment_by_name(experiment)
-    if found is None:
-        raise HarnessError(f"no experiment named {experiment!r} in the tracking store {redact('uri', uri)}")
+    if found is None or found.lifecycle_stage == "deleted":
+        raise HarnessError(f"no experiment named {experiment!r} in the tracking store {redact('uri', uri)}"
+                           f"{' (it was deleted)' if found is not None else ''}")
     runs = mlflow.search_runs([found.experiment_id], filter_string="attributes.status = 'FINISHED'",
                               order_by=["attributes.start_time DESC"], output_format="list")
     seen: set[str] = set()
@@ -360,7 +473,8 @@ def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 path = client.download_artifacts(run.info.run_id, names.PREDICTIONS, tmp)
-                predictions = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+                predictions = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").split("\n")
+                               if line.strip()]  # only "\n" ends a line: an id may hold U+2028
             except (mlflow.exceptions.MlflowException, OSError, ValueError):
                 predictions = None
         out.append({"run_id": run.info.run_id, "name": run.info.run_name, "start_time": run.info.start_time,

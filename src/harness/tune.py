@@ -26,8 +26,8 @@ from omegaconf import DictConfig, open_dict
 
 from . import names, progress
 from .cli import CONF_DIR, run_config
-from .config import Evaluate, Pool, Selection, register, typed
-from .errors import HarnessError, exit_on_user_error, refuse_other_sections
+from .config import Evaluate, Pool, Selection, check_ranges, register, typed
+from .errors import HarnessError, exit_on_user_error, run_hydra_app
 
 log = logging.getLogger("harness.tune")
 register()
@@ -145,6 +145,7 @@ def tune_config(cfg: DictConfig) -> float:
     from .cell import prepare, route_of
 
     conf, plain = typed(cfg)
+    check_ranges(conf)
     t = conf.tune
     # Trials read dev only; their examples are drawn here, not by prompt.selection.
     cell = prepare(replace(conf, split=replace(conf.split, evaluate=Evaluate.dev),
@@ -237,8 +238,7 @@ def _app(cfg: DictConfig) -> float:
 
 
 def main() -> None:
-    refuse_other_sections("harness-tune", sys.argv[1:])
-    _app()
+    run_hydra_app("harness-tune", _app, sys.argv[1:])
 
 
 if __name__ == "__main__":
