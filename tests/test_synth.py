@@ -17,7 +17,7 @@ import pytest
 from harness import synth
 from harness.errors import HarnessError, refuse_other_sections
 
-from .conftest import DEMO, ROOT, composed_cell, run_harness
+from .conftest import ROOT, composed_cell, run_harness
 
 FA = "اپراتور: سلام، وقت بخیر. تماس‌گیرنده: مادرم از دیشب تب دارد و نفسش به سختی بالا می‌آید. درد ندارد."
 UR = "آپریٹر: السلام علیکم۔ کالر: میری والدہ کو کل رات سے بخار ہے اور سانس لینے میں دشواری ہے۔ درد نہیں ہے۔"
