@@ -12,7 +12,8 @@ import time
 import mlflow
 import pytest
 
-from harness.tracking import flatten, redact, text_for_log
+from harness.plan import flatten
+from harness.tracking import redact, text_for_log
 
 from .conftest import CONF, DEMO, composed_cell, require, run_harness
 

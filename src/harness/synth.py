@@ -37,6 +37,7 @@ from omegaconf import DictConfig
 from .cli import CONF_DIR
 from .config import Config, Pool, Selection, check_ranges, typed
 from .errors import HarnessError, exit_on_user_error, run_hydra_app
+from .plan import flatten
 from .records import Document, Request
 
 log = logging.getLogger("harness.synth")
@@ -264,7 +265,7 @@ def synthesize(conf: Config, plain: dict) -> dict:
     metrics = {"synth/kept": len(kept), "synth/attempts": state["attempts"],
                **{f"synth/dropped/{k}": v for k, v in dropped.items()}}
     tracking.log_synth_run(uri=t.uri, experiment=t.experiment, artifact_location=t.artifact_location,
-                           params={**tracking.flatten({"synth": plain["synth"]}), **settings},
+                           params={**flatten({"synth": plain["synth"]}), **settings},
                            metrics=metrics, pool_file=out, text_column=columns.text, log_text=t.log_text)
     if len(kept) < s.count:
         log.warning("only %d of %d examples kept after %d attempts (synth.max_attempts); the file holds them",

@@ -17,7 +17,6 @@ import mlflow
 from . import names
 from .config import LogText
 from .errors import HarnessError, mask_passwords
-from .plan import flatten  # noqa: F401  (tune logs its settings with it)
 from .records import RunResult
 
 _PARAM_BATCH = 100  # MLflow accepts at most 100 params per request

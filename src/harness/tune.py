@@ -28,6 +28,7 @@ from . import names, progress
 from .cli import CONF_DIR, run_config
 from .config import Evaluate, Pool, Selection, check_ranges, register, typed
 from .errors import HarnessError, exit_on_user_error, run_hydra_app
+from .plan import flatten
 
 log = logging.getLogger("harness.tune")
 register()
@@ -204,7 +205,7 @@ def tune_config(cfg: DictConfig) -> float:
 
     tr = conf.tracking
     with tracking.study_run(uri=tr.uri, experiment=tr.experiment, artifact_location=tr.artifact_location,
-                            study=t.study, params={**tracking.flatten({"tune": plain["tune"]}), "model": conf.model.name,
+                            study=t.study, params={**flatten({"tune": plain["tune"]}), "model": conf.model.name,
                                                    "route": conf.route.name, "dataset": conf.dataset.name}):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         run_trials(study, storage, t.storage, t.n_trials, objective, t.timeout, baselines)
