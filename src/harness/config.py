@@ -273,6 +273,19 @@ def typed(cfg: Any) -> tuple[Config, dict[str, Any]]:
     return conf, plain
 
 
+def class_named(target: Any, base: type, key: str, example: str) -> type:
+    """The class a `_target_` setting names, a subclass of `base`, or one clear error naming `key`."""
+    from hydra.utils import get_class
+
+    try:
+        cls = get_class(str(target))
+    except Exception:  # hydra raises several types for a bad path
+        raise HarnessError(f"{key}={target} cannot be imported (a class path such as {example})") from None
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise HarnessError(f"{key}={target}: not a {base.__module__}.{base.__qualname__}")
+    return cls
+
+
 def check_ranges(node: Any, prefix: str = "") -> None:
     """Every numeric setting within the range its schema field declares, and
     the settings that must be non-empty so: one line naming the key, before a run exists."""

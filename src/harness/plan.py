@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, identity, names, protocol
-from .config import Config, Mode, Pool, Selection, check_ranges
+from .config import Config, Mode, Pool, Selection, check_ranges, class_named
 from .errors import HarnessError, mask_passwords
 from .records import Cell
 
@@ -33,19 +33,10 @@ class RunPlan:
 
 def backend_class(spec: dict[str, Any]) -> type:
     """The class `model.backend._target_` names, imported but not built."""
-    from hydra.utils import get_class
-
     from .backends import Backend
 
-    target = spec.get("_target_")
-    try:
-        cls = get_class(str(target))
-    except Exception:  # hydra raises several types for a bad path
-        raise HarnessError(f"model.backend._target_={target} cannot be imported (a class path such as "
-                           "harness.backends.hf.TransformersBackend)") from None
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise HarnessError(f"model.backend._target_={target}: not a harness.backends.Backend")
-    return cls
+    return class_named(spec.get("_target_"), Backend, "model.backend._target_",
+                       "harness.backends.hf.TransformersBackend")
 
 
 def run_name(conf: Config, cell: Cell, baseline: bool, learns: bool = False) -> str:

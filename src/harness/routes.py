@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Optional, Sequence
 
-from .config import Mode
+from .config import Mode, class_named
 from .errors import HarnessError
 from .records import Document
 
@@ -101,16 +101,7 @@ class Translation(Route):
 
 def route_class(target: str) -> type[Route]:
     """The class `route._target_` names, or a clear error."""
-    from hydra.utils import get_class
-
-    try:
-        cls = get_class(target)
-    except Exception:  # hydra raises several types for a bad path
-        raise HarnessError(f"route._target_={target} cannot be imported (a class path such as "
-                           "harness.routes.SourceText)") from None
-    if not (isinstance(cls, type) and issubclass(cls, Route)):
-        raise HarnessError(f"route._target_={target}: not a harness.routes.Route")
-    return cls
+    return class_named(target, Route, "route._target_", "harness.routes.SourceText")
 
 
 def build_route(target: str, translator: Optional[Translator]) -> Route:
