@@ -57,7 +57,7 @@ from harness.prompts import plain_turns  # noqa: E402
 from harness.backends import load_backend  # noqa: E402
 from harness.backends.hf import default_dtype  # noqa: E402
 from harness.backends.layout import common_prefix  # noqa: E402
-from harness.cell import prepare, route_of  # noqa: E402
+from harness.cell import components, prepare  # noqa: E402
 from harness.config import register, typed  # noqa: E402
 
 
@@ -209,12 +209,10 @@ def ablations(backend, spec: dict, cell, route) -> None:
               f"same answers: {same:.1%} of fields")
 
     groups = backend.prefill_batch_size
-    backend.prefill_batch_size = other_groups = 2 if groups == backend.batch_size else backend.batch_size
-    report(f"prompts read {other_groups} rows a pass, not {groups}", *timed(backend))
-    backend.prefill_batch_size = groups
-    drafts, backend.draft_tokens = backend.draft_tokens, 0
-    report("no drafts (one token per step)", *timed(backend))
-    backend.draft_tokens = drafts
+    other_groups = 2 if groups == backend.batch_size else backend.batch_size
+    regrouped = backend.with_options(prefill_batch_size=other_groups)
+    report(f"prompts read {other_groups} rows a pass, not {groups}", *timed(regrouped))
+    report("no drafts (one token per step)", *timed(backend.with_options(draft_tokens=0)))
     if backend.device.type == "cpu":
         os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = "0"  # transformers copies key/value head groups again
         report("key/value heads copied before attention", *timed(backend))
@@ -226,9 +224,7 @@ def ablations(backend, spec: dict, cell, route) -> None:
     score_task = replace(task, mode="score")
     base_score = timed(backend, score_task)
     print(f"  ablations, score mode: default {base_score[0]:.3f} docs/s")
-    backend.prefill_batch_size = other_groups
-    report(f"prompts read {other_groups} rows a pass, not {groups}", *timed(backend, score_task), *base_score)
-    backend.prefill_batch_size = groups
+    report(f"prompts read {other_groups} rows a pass, not {groups}", *timed(regrouped, score_task), *base_score)
 
 
 def bench_route(route: str, args, peak: float) -> dict:
@@ -238,12 +234,11 @@ def bench_route(route: str, args, peak: float) -> dict:
                  f"model.backend.dtype={args.dtype}"]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         conf, _ = typed(compose(config_name="config", overrides=overrides))
-    cell, reader = prepare(conf), route_of(conf)
+    cell, (backend, reader) = prepare(conf), components(conf)
     read = reader.read(cell.shots + cell.evaluated, cell.language).documents  # as the model reads them
     shots, docs = read[:len(cell.shots)], read[len(cell.shots):]
-    backend = load_backend(conf.model.backend)
     if args.batch_size:
-        backend.batch_size = args.batch_size
+        backend = backend.with_options(batch_size=args.batch_size)
     n_params = sum(p.numel() for p in backend.model.parameters())
     generate_task, score_task = cell.task, replace(cell.task, mode="score")
     requests = pipeline.build_requests(generate_task, shots, docs)

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, matthews_corrcoef
 
+from harness import report
+
 from .conftest import DEMO, run_harness
 
 KEYS = ["doctor_visit", "psychological", "sleep", "appetite", "seizures", "weakness", "consciousness", "fever",
@@ -172,16 +174,23 @@ def test_translate_route_translates_each_text_once_per_sweep(workdir):
     assert "params.translator.model.name" not in native or native["params.translator.model.name"].isna().all()
     for run_id in translate.run_id:
         paths = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id)}
-        assert "translations.jsonl" in paths and "route_effects" in paths
+        assert "translations.jsonl" in paths and "route_effects" not in paths  # a run logs only itself
         rows = [json.loads(line) for line in open(mlflow.artifacts.download_artifacts(
             run_id=run_id, artifact_path="translations.jsonl"), encoding="utf-8")]
         assert len(rows) == (2 if translate.loc[translate.run_id == run_id, "params.model"].item() ==
                              "keyword-baseline" else 3)
         assert all(r["source"] and r["reference"] and "translation" in r for r in rows)
-        effects = pd.read_csv(mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path="route_effects/translate_vs_native.csv"))
-        assert list(effects.columns) == ["feature", "metric", "native", "translate", "delta"]
-        assert len(effects) == 13 * 5
+    # The route effects are the report's: each model on translate against itself on native.
+    report.main(["--experiment", "routes", "--tracking-uri", f"sqlite:///{workdir}/mlruns/mlflow.db",
+                 "--out", str(workdir / "report"), "--bootstrap", "10", "--no-log"])
+    effects = pd.read_csv(workdir / "report" / "route_effects.csv")
+    assert set(zip(effects.route_a, effects.route_b)) == {("native", "translate")} and len(effects) == 2 * 13 * 5
+    logged = {(r["params.model"], r["params.route"]): r["metrics.feature/pain/mcc"] for _, r in runs.iterrows()}
+    for _, row in effects.query("feature == 'pain' and metric == 'mcc'").iterrows():
+        model = row.a.split("|")[0]
+        assert row.b.startswith(model + "|")  # the same model on both routes
+        assert (row.value_a, row.value_b) == pytest.approx((logged[model, "native"], logged[model, "translate"]))
+        assert row.delta == pytest.approx(row.value_b - row.value_a)
     import sqlite3
     db = sqlite3.connect(cache)
     assert db.execute("SELECT COUNT(*), COUNT(DISTINCT source) FROM translations").fetchone() == (3, 3)

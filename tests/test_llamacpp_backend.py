@@ -81,9 +81,9 @@ def _next_logits(plain, tokens) -> np.ndarray:
 def test_generate_without_drafts_gives_llama_cpp_greedy_tokens(cell_and_spec, backend):
     cell, _ = cell_and_spec
     requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
+    backend = backend.with_options(draft_tokens=0)
     backend.forget()
     backend.reset_stats()
-    backend.draft_tokens = 0
     generations = backend.generate(requests)
     plain, chat = _plain(backend), backend._formatter is not None
     for r, g in zip(requests, generations):
@@ -102,7 +102,7 @@ def test_generate_without_drafts_gives_llama_cpp_greedy_tokens(cell_and_spec, ba
 def test_generate_with_drafts_takes_the_greedy_tokens(cell_and_spec, backend):
     cell, _ = cell_and_spec
     requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
-    backend.draft_tokens = 24
+    backend = backend.with_options(draft_tokens=24)
     generations = backend.generate(requests)
     plain = _plain(backend)
     for r, g in zip(requests, generations):

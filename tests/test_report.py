@@ -7,7 +7,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from harness import report
+from harness import identity, names, report
+from harness.metrics import ROUTE_EFFECT_METRICS
 from .conftest import run_harness
 
 HEADLINE_METRICS = {"macro_f1": "median/macro_f1", "mcc": "median/mcc", "sensitivity": "median/sensitivity",
@@ -122,35 +123,55 @@ def test_headline_text_marks_runs_no_better_than_chance():
     assert signal.startswith("b ") and "chance" not in signal
 
 
-def _cell(model, route, translator=None, seed="42", baseline=False):
-    params = {"model": model, "route": route, "shots": "0" if baseline else "1", "seed": seed,
-              "baseline": str(baseline).lower()}
+def _cell(model, route, translator=None, seed=42, baseline=False, shots=1, batch_size=8):
+    """A run whose comparison keys come from harness.identity, as `harness` logs them."""
+    plain = {"model": {"name": model, "backend": {"_target_": model, "batch_size": batch_size}},
+             "route": {"name": route, "prompt_language": "source"}, "seed": seed,
+             "prompt": {"name": "json", "shots": shots, "pool": "real"}, "dataset": {"name": "d", "path": "d.csv"},
+             "translator": {"model": {"name": translator, "backend": {"_target_": translator}}}}
+    ident = identity.cell_identity(plain, reads_prompt=not baseline, learns_from_pool=False,
+                                   translates=translator is not None, dataset_digest="x", pool_digest=None,
+                                   shot_ids=[] if baseline else [str(seed)] * shots)
+    params = {"model": model, "route": route, "shots": "0" if baseline else str(shots), "seed": str(seed),
+              "baseline": str(baseline).lower(),
+              **{names.COMPARISON_KEYS[k]: v for k, v in identity.comparison_keys(ident).items()}}
     if translator:
         params["translator.model.name"] = translator
     rows = [{"id": "1", "gold": {"pain": True}, "pred": {"pain": True}}]
-    return report.Run({"run_id": f"{model}{route}{translator}{seed}", "name": f"{model}|{route}|1shot",
-                       "params": params, "metrics": {"median/macro_f1": 1.0}, "predictions": rows})
+    return report.Run({"run_id": f"{model}{route}{translator}{seed}", "name": f"{model}|{route}|{shots}shot",
+                       "params": params, "metrics": {"median/macro_f1": 1.0, "feature/pain/macro_f1": 0.5},
+                       "predictions": rows})
 
 
 def test_pairs_differ_in_exactly_what_they_compare():
     runs = [_cell("a", "native"), _cell("a", "translate", "aya"), _cell("a", "translate", "smol"),
-            _cell("b", "translate", "aya"), _cell("b", "native", seed="7")]
+            _cell("b", "translate", "aya"), _cell("b", "native", seed=7), _cell("b", "native", shots=2)]
     report.label_runs(runs)
     found = {(kind, a.label, b.label) for kind, a, b in report.pairs(runs)}
     assert found == {
         ("route", "a|native|1shot", "a|translate|1shot|translator.model.name=aya"),
         ("route", "a|native|1shot", "a|translate|1shot|translator.model.name=smol"),
         ("model", "a|translate|1shot|translator.model.name=aya", "b|translate|1shot"),
-    }  # not two translators as a "route" pair, nor models on different translators or seeds
+    }  # not two translators as a "route" pair, nor models on different translators, seeds or shots
 
 
 def test_a_baseline_pairs_with_a_model_whatever_its_prompt():
-    runs = [_cell("a", "native"), _cell("a", "native", seed="7"), _cell("kw", "native", seed="1", baseline=True),
+    runs = [_cell("a", "native"), _cell("a", "native", seed=7), _cell("kw", "native", baseline=True),
             _cell("kw", "reference", baseline=True)]
     report.label_runs(runs)
-    found = {(kind, a.params["model"], a.params["seed"], b.params["model"]) for kind, a, b in report.pairs(runs)}
-    # Both seeds of model a against the baseline; the baseline's own routes differ in seed, so they do not pair.
-    assert found == {("model", "a", "42", "kw"), ("model", "a", "7", "kw")}
+    found = {(kind, a.params["model"], a.params["seed"], b.params["model"], b.params["route"])
+             for kind, a, b in report.pairs(runs)}
+    # Both seeds of model a against the baseline on its route; the baseline against itself on another route.
+    assert found == {("model", "a", "42", "kw", "native"), ("model", "a", "7", "kw", "native"),
+                     ("route", "kw", "42", "kw", "reference")}
+    effects = report.route_effects(runs)
+    assert set(effects["metric"]) == set(ROUTE_EFFECT_METRICS) and list(effects["route_a"].unique()) == ["native"]
+    assert effects.set_index("metric").loc["macro_f1", "delta"] == 0.0
+
+
+def test_a_setting_that_changes_no_prediction_does_not_split_a_pair():
+    runs = [_cell("a", "native", batch_size=1), _cell("a", "translate", "aya", batch_size=32)]
+    assert [kind for kind, *_ in report.pairs(runs)] == ["route"]  # batch_size is not part of a cell
 
 
 def test_labels_stay_unique():

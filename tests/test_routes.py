@@ -64,10 +64,11 @@ def test_allow_downloads_holds_for_its_own_cell_only(tmp_path, monkeypatch):
 
 
 def test_a_translator_that_writes_no_text_is_a_clear_error():
+    from harness.backends import load_backend
     from harness.routes import Translation, Translator
 
     keyword = {"_target_": "harness.backends.keyword.KeywordBackend", "features": [], "negation": {},
                "negation_side": {}, "resolved": {}}
     with pytest.raises(HarnessError, match="translator.model=keyword-baseline: KeywordBackend does not write text"):
         Translation(Translator(name="keyword-baseline", backend=keyword, system="{language}", language_names={},
-                               cache="unused.sqlite"))
+                               cache="unused.sqlite"), load_backend(keyword))

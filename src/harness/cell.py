@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 from . import data, protocol, splits
+from .backends import Backend
 from .config import (AnswerFormat, Config, Evaluate, FeaturesConf, Mode, Parser, Pool, PromptConf, PromptLanguage,
                      Selection)
 from .errors import HarnessError
@@ -166,12 +168,23 @@ def uses_translator(conf: Config) -> bool:
     return route_class(conf.route._target_).needs_translator
 
 
-def route_of(conf: Config) -> Route:
-    """The cell's route, built (a translating route loads its translator)."""
+def route_of(conf: Config, translator_backend: Optional[Backend] = None) -> Route:
+    """The cell's route; a translating one reads through `translator_backend`."""
     tr = conf.translator
     translator = Translator(name=tr.model.name, backend=tr.model.backend, system=tr.system,
                             language_names=tr.language_names, cache=tr.cache) if uses_translator(conf) else None
-    return build_route(conf.route._target_, translator)
+    return build_route(conf.route._target_, translator, translator_backend)
+
+
+def components(conf: Config) -> tuple[Backend, Route]:
+    """The cell's backend and route, built from the config (the translator's
+    backend too, where the route translates); the one place a cell's parts
+    are built, so every entry point injects the same ones."""
+    from .backends import load_backend
+
+    backend = load_backend(conf.model.backend)
+    translator = load_backend(conf.translator.model.backend) if uses_translator(conf) else None
+    return backend, route_of(conf, translator)
 
 
 def protocol_settings(conf: Config, task: Task, shots: int, generation_config: bool) -> protocol.Settings:

@@ -110,9 +110,7 @@ def execute(p: RunPlan, config_yaml: str) -> float:
     from transformers import set_seed
 
     from . import pipeline, tracking
-    from .backends import load_backend
-    from .cell import route_of
-    from .report import route_effects
+    from .cell import components
 
     conf, cell, t = p.conf, p.cell, p.conf.tracking
     tracking.check_names([name for k in cell.task.keys for name in (f"feature/{k}/macro_f1", f"threshold/{k}")],
@@ -128,8 +126,7 @@ def execute(p: RunPlan, config_yaml: str) -> float:
             if done is not None:
                 return done
             set_seed(conf.seed)
-            backend = load_backend(conf.model.backend)
-            reader = route_of(conf)
+            backend, reader = components(conf)
             run_name, split = p.name, conf.split
             with tracking.tracked_run(uri=t.uri, experiment=t.experiment, artifact_location=t.artifact_location,
                                       run_name=run_name, params=p.params, tags=p.tags,
@@ -145,10 +142,6 @@ def execute(p: RunPlan, config_yaml: str) -> float:
                 tracking.log_result(result, config_yaml=config_yaml, dataset_name=conf.dataset.name,
                                     dataset_path=conf.dataset.path, dataset_digest=cell.dataset_digest,
                                     context=split.evaluate.value, log_text=t.log_text)
-                for other, rows, delta in route_effects(conf.route.name, result.per_feature,
-                                                        result.metrics["median/macro_f1"],
-                                                        tracking.cell_runs(p.params[names.COMPARISON_KEY])):
-                    tracking.log_route_effect(conf.route.name, other, rows, delta)
             if checkpoint is not None:
                 checkpoint.unlink(missing_ok=True)  # the run holds everything now
     m = result.metrics

@@ -10,8 +10,8 @@ the backend arguments in SPEED_ONLY and the places files are read from
 holds no prompt settings, nor the seed that draws examples (a baseline that
 learns keeps the pool it learns from).
 
-Resume, checkpoints, the comparison key that pairs routes and the report's
-pairing all read these functions; nothing else decides what a cell is."""
+Resume, checkpoints and the report's pairing (the comparison keys each run
+logs) all read these functions; nothing else decides what a cell is."""
 
 from __future__ import annotations
 
@@ -63,9 +63,34 @@ def digest(tree: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(tree, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def comparison_key(identity: Mapping[str, Any]) -> str:
-    """The same cell on every route: equal for the runs a route comparison pairs."""
-    return digest({k: v for k, v in identity.items() if k not in ROUTE_ONLY})
+def _without(identity: Mapping[str, Any], *paths: str) -> dict[str, Any]:
+    """A copy of `identity` without the dotted `paths` ("data.shot_ids")."""
+    out = json.loads(json.dumps(identity, default=str))
+    for path in paths:
+        *parents, last = path.split(".")
+        node = out
+        for key in parents:
+            node = node.get(key, {})
+        node.pop(last, None)
+    return out
+
+
+def comparison_keys(identity: Mapping[str, Any]) -> dict[str, str]:
+    """One key per comparison the report makes, equal for two runs that
+    differ only in what is compared: `route` (the route and its translator),
+    `model` (the model and what it reads of the prompt: a baseline reads
+    none), `pool` (real examples against synthetic ones). `prompt` holds
+    what a model reads of the prompt: two models pair only with the same
+    one, a baseline with any."""
+    prompt = ("prompt", "seed", "route.prompt_language", "data.shot_ids")
+    return {
+        "route": digest(_without(identity, *ROUTE_ONLY)),
+        "model": digest(_without(identity, "model", *prompt)),
+        "pool": digest(_without(identity, "prompt.pool", "data.pool_digest", "data.shot_ids")),
+        "prompt": digest({"prompt": identity.get("prompt"), "seed": identity.get("seed"),
+                          "prompt_language": identity.get("route", {}).get("prompt_language"),
+                          "shot_ids": identity["data"]["shot_ids"]}),
+    }
 
 
 def without_data(identity: Mapping[str, Any]) -> str:

@@ -92,7 +92,7 @@ def run_cell(
     read = iter(reading.documents)
     pool, shots, calibration, documents = ([next(read) for _ in part] for part in parts)
     if backend.learns_from_pool:
-        backend.fit(pool, cell.task.keys)
+        backend = backend.fit(pool, cell.task.keys)
     thresholds = calibrate(cell.task, backend, shots, calibration) if calibration else None
     result = run(cell.task, backend, shots, documents, cell.split_of, chunk_size=chunk_size, checkpoint=checkpoint,
                  score_examples=cell.scores_examples, on_chunk=on_chunk, thresholds=thresholds)
@@ -146,14 +146,14 @@ def run(
         log.info("resuming: %d of %d documents already done (%s)", len(saved), len(requests), checkpoint)
     answers: list[Answer] = []
     t0 = time.perf_counter()
-    with progress.backend_bar(backend, len(requests), "documents") as advance:
+    with progress.batch_bar(len(requests), "documents") as (on_batch, advance):
         for start in range(0, len(requests), chunk_size):
             chunk = requests[start:start + chunk_size]
             resumed = all(r.doc_id in saved for r in chunk)
             if resumed:
                 done = [saved[r.doc_id] for r in chunk]
             else:
-                done = answer(chunk)
+                done = answer(chunk, on_batch=on_batch)
                 checkpoint_store.append(checkpoint, done)
                 log.info("%d/%d documents, %.1f s", len(answers) + len(done), len(requests), time.perf_counter() - t0)
             advance(len(chunk))

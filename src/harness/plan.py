@@ -135,7 +135,8 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
         names.DATASET: ds.name, names.DATASET_DIGEST: cell.dataset_digest,
         names.PROTOCOL: protocol.protocol_name(settings), names.PROTOCOL_DEPARTURES: ",".join(departures),
         names.PROTOCOL_UNVERIFIABLE: ",".join(protocol.unverifiable(settings)), names.CONFIG_HASH: cell_hash,
-        names.CELL_SETTINGS: identity.without_data(ident), names.COMPARISON_KEY: identity.comparison_key(ident),
+        names.CELL_SETTINGS: identity.without_data(ident),
+        **{names.COMPARISON_KEYS[k]: v for k, v in identity.comparison_keys(ident).items()},
         "harness_version": __version__, "git_commit": git_commit(),
     }
     tags = {"model": model.name, "family": model.family, "params_b": str(model.params_b), "route": route.name,

@@ -23,10 +23,11 @@ def bar(total: int, what: str, unit: str = "doc") -> tqdm:
 
 
 @contextmanager
-def backend_bar(backend, total: int, what: str) -> Iterator[Callable[[int], None]]:
-    """A bar that the backend advances batch by batch where it reports them
-    (`Backend.on_batch`). Yields `advance(n)`, to call after each backend call
-    of n requests (or n resumed ones): it counts what the batches did not."""
+def batch_bar(total: int, what: str) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """A bar advanced batch by batch where a backend reports them. Yields
+    `(on_batch, advance)`: pass `on_batch` to the backend call; call
+    `advance(n)` after each call of n requests (or n resumed ones): it counts
+    what the batches did not."""
     reported = 0
 
     def on_batch(n: int) -> None:
@@ -40,11 +41,7 @@ def backend_bar(backend, total: int, what: str) -> Iterator[Callable[[int], None
         reported = 0
 
     with bar(total, what) as shown:
-        backend.on_batch = on_batch
-        try:
-            yield advance
-        finally:
-            backend.on_batch = None
+        yield on_batch, advance
 
 
 def each(items: Iterable[T], what: str, total: Optional[int] = None, unit: str = "it") -> Iterable[T]:

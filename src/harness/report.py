@@ -20,18 +20,11 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from . import names, progress, stats
+from . import metrics, names, progress, stats
 from .errors import HarnessError, exit_on_user_error
 
 log = logging.getLogger("harness.report")
 
-# What makes two runs comparable: equal on all of these but the one compared.
-SETTING = (names.MODEL, names.ROUTE, names.PROMPT, names.MODE, names.SHOTS, names.SELECTION, names.DATASET,
-           names.DATASET_DIGEST, names.SEED, "split.seed", "split.evaluate", "route.prompt_language", "dataset.limit",
-           "prompt.parser", "prompt.template_style", "prompt.threshold", names.POOL, names.POOL_FILE)
-# What only a model that reads a prompt depends on (a baseline's are moot).
-PROMPT_SETTINGS = (names.PROMPT, names.MODE, names.SHOTS, names.SELECTION, names.SEED, "route.prompt_language",
-                   "prompt.parser", "prompt.template_style", "prompt.threshold", names.POOL, names.POOL_FILE)
 DESCRIBE = (names.MODEL, names.ROUTE, names.SHOTS, names.SELECTION, names.MODE, names.PROMPT, names.DATASET,
             names.PROTOCOL)  # headline columns
 ROUTE_ORDER = {"native": 0, "translate": 1, "reference": 2}  # A is the earlier route in a comparison
@@ -136,22 +129,20 @@ def per_feature(runs: list[Run]) -> pd.DataFrame:
 
 
 def pairs(runs: list[Run]) -> list[tuple[str, Run, Run]]:
-    """(what differs, A, B) for every two runs equal in SETTING but the route,
-    but the model, or but the example pool (real against synthetic). A
-    baseline reads no prompt, so it pairs with a model whatever the model's
-    prompt settings."""
+    """(what differs, A, B) for every two runs that differ only in the route,
+    only in the model, or only in the example pool (real against synthetic):
+    equal comparison keys (harness.identity), different values. Two models
+    pair only where they read the same prompt; a baseline reads none, so it
+    pairs with a model whatever the model's prompt settings."""
     out = []
     for kind in (names.ROUTE, names.MODEL, names.POOL):
-        # Models compared on the translate route must have read the same translations.
-        rest = [k for k in SETTING if k not in (kind, names.POOL_FILE if kind == names.POOL else None)]
-        rest += [names.TRANSLATOR_MODEL] if kind == names.MODEL else []
-        if kind == names.MODEL:
-            rest = [k for k in rest if k not in PROMPT_SETTINGS]
+        key = names.COMPARISON_KEYS[kind]
         order = (lambda r: (ROUTE_ORDER.get(r.params[names.ROUTE], 9), r.params[names.ROUTE])) \
             if kind == names.ROUTE else (lambda r: r.params.get(kind) or "")  # real before synthetic
-        groups: dict[tuple, list[Run]] = {}
+        groups: dict[str, list[Run]] = {}
         for r in runs:
-            groups.setdefault(tuple(r.params.get(k) for k in rest), []).append(r)
+            if r.params.get(key):
+                groups.setdefault(r.params[key], []).append(r)
         for group in groups.values():
             out += [(kind, a, b) for a, b in itertools.combinations(sorted(group, key=order), 2)
                     if a.params.get(kind) != b.params.get(kind) and (kind != names.MODEL or _same_prompt(a, b))]
@@ -159,29 +150,21 @@ def pairs(runs: list[Run]) -> list[tuple[str, Run, Run]]:
 
 
 def _same_prompt(a: Run, b: Run) -> bool:
-    baseline = any(r.params.get(names.BASELINE) == "true" for r in (a, b))
-    return baseline or all(a.params.get(k) == b.params.get(k) for k in PROMPT_SETTINGS)
+    prompt = names.COMPARISON_KEYS["prompt"]
+    return any(r.params.get(names.BASELINE) == "true" for r in (a, b)) or a.params.get(prompt) == b.params.get(prompt)
 
 
-def route_effects(route: str, per_feature: dict[str, dict[str, float]], median_macro_f1: float,
-                  others: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict], float]]:
-    """A finished run against the same cell's latest run on every other route
-    (`others`, newest first: route and logged metrics): per feature and metric,
-    this minus other (the study's "translation effects"), and the median
-    macro-F1 difference. Logged with the run, so a sweep's runs carry them."""
-    from .metrics import ROUTE_EFFECT_METRICS
-    from .metrics import route_effects as effects
-
-    out, seen = [], {route}
-    for other in others:
-        if other["route"] in seen:
-            continue
-        seen.add(other["route"])
-        theirs = {key: {m: other["metrics"].get(f"feature/{key}/{m}", float("nan")) for m in ROUTE_EFFECT_METRICS}
-                  for key in per_feature}
-        out.append((other["route"], effects(per_feature, theirs),
-                    median_macro_f1 - other["metrics"].get("median/macro_f1", 0.0)))
-    return out
+def route_effects(runs: list[Run]) -> pd.DataFrame:
+    """The study's "translation effects": for every two runs that differ only
+    in the route, per feature and metric, both runs' logged values and B - A."""
+    rows = [{"a": a.label, "b": b.label, "route_a": a.params[names.ROUTE], "route_b": b.params[names.ROUTE],
+             "feature": e["feature"], "metric": e["metric"], "value_a": e["other"], "value_b": e["this"],
+             "delta": e["delta"]}
+            for kind, a, b in pairs(runs) if kind == names.ROUTE
+            for e in metrics.route_effects(*({k: {m: r.feature(k, m) for m in metrics.ROUTE_EFFECT_METRICS}
+                                              for k in r.keys} for r in (b, a)))]
+    return pd.DataFrame(rows, columns=["a", "b", "route_a", "route_b", "feature", "metric", "value_a", "value_b",
+                                       "delta"])
 
 
 def compare(runs: list[Run], n_boot: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -234,11 +217,16 @@ def build(raw_runs: list[dict[str, Any]], out: Path, *, experiment: str, n_boot:
         raise HarnessError(f"experiment {experiment!r} has no finished harness runs to report on")
     runs = [Run(r) for r in raw_runs]
     label_runs(runs)
+    unkeyed = [r.label for r in runs if names.COMPARISON_KEYS["model"] not in r.params]
+    if unkeyed:
+        log.warning("%d run(s) carry no comparison keys (logged by an older harness): they are in the "
+                    "headline but in no comparison: %s", len(unkeyed), ", ".join(unkeyed[:5]))
     for r in runs:
         if r.problem:
             log.warning("%s (run %s): %s; no intervals or tests for it", r.label, r.run_id, r.problem)
     tables = {"headline": headline(runs, n_boot, seed), "per_feature": per_feature(runs)}
     tables["comparisons"], tables["feature_comparisons"] = compare(runs, n_boot, seed)
+    tables["route_effects"] = route_effects(runs)
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, frame in tables.items():

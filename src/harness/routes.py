@@ -6,11 +6,14 @@ and reports what it did (`Reading`), for tracking."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from .config import Mode, class_named
 from .errors import HarnessError
 from .records import Document
+
+if TYPE_CHECKING:
+    from .backends import Backend
 
 
 @dataclass(frozen=True)
@@ -68,18 +71,15 @@ class ReferenceText(Route):
 
 
 class Translation(Route):
-    """The translator's English, through the shared translation cache; owns
-    the translator (loaded when the route is built, so a missing model stops
-    the run before it starts)."""
+    """The translator's English, through the shared translation cache, from
+    the translator's backend (built by the caller before the run starts, so
+    a missing model stops it first)."""
 
     reads_source = False
     needs_translator = True
 
-    def __init__(self, translator: Translator):
-        from .backends import load_backend
-
-        self.settings = translator
-        self.backend = load_backend(translator.backend)
+    def __init__(self, translator: Translator, backend: Backend):
+        self.settings, self.backend = translator, backend
         if self.backend.predicts_labels or Mode.generate not in self.backend.modes:
             raise HarnessError(f"translator.model={translator.name}: {type(self.backend).__name__} does not write "
                                "text, so it cannot translate")
@@ -104,6 +104,11 @@ def route_class(target: str) -> type[Route]:
     return class_named(target, Route, "route._target_", "harness.routes.SourceText")
 
 
-def build_route(target: str, translator: Optional[Translator]) -> Route:
+def build_route(target: str, translator: Optional[Translator] = None, backend: Optional[Backend] = None) -> Route:
+    """The route `target` names; a translating one with its translator's settings and backend."""
     cls = route_class(target)
-    return cls(translator=translator) if cls.needs_translator else cls()
+    if not cls.needs_translator:
+        return cls()
+    if translator is None or backend is None:
+        raise TypeError(f"{target} translates: build it with the translator's settings and backend")
+    return cls(translator=translator, backend=backend)

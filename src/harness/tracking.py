@@ -391,29 +391,6 @@ def log_translations(documents, texts: Mapping[str, str], split_of: Mapping[str,
     mlflow.log_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), names.TRANSLATIONS)
 
 
-def cell_runs(comparison_key: str) -> list[dict[str, Any]]:
-    """The other finished runs of the active run's cell (same comparison key,
-    any route), newest first: route, run_id and logged metrics."""
-    active = mlflow.active_run()
-    runs = mlflow.MlflowClient().search_runs(
-        [active.info.experiment_id], order_by=["attributes.start_time DESC"],
-        filter_string=f"params.{names.COMPARISON_KEY} = '{comparison_key}' and attributes.status = 'FINISHED'")
-    return [{"route": r.data.params.get(names.ROUTE), "run_id": r.info.run_id, "metrics": dict(r.data.metrics)}
-            for r in runs if r.info.run_id != active.info.run_id]
-
-
-def log_route_effect(route: str, other_route: str, rows: Sequence[Mapping[str, Any]], median_delta: float) -> None:
-    """route_effects/<route>_vs_<other>.csv (per feature and metric) and the
-    median macro-F1 difference, on the active run."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["feature", "metric", other_route, route, "delta"])
-    writer.writerows([r["feature"], r["metric"], f"{r['other']:.6g}", f"{r['this']:.6g}", f"{r['delta']:.6g}"]
-                     for r in rows)
-    mlflow.log_text(buf.getvalue(), f"route_effects/{route}_vs_{other_route}.csv")
-    mlflow.log_metric(f"route_effect/{other_route}/median_macro_f1_delta", median_delta)
-
-
 def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, dataset_path: str,
                dataset_digest: str, context: str, log_text: str) -> None:
     """Metrics, artifacts and the evaluated dataset of the active run."""

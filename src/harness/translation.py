@@ -136,13 +136,13 @@ def translate(
             todo.setdefault(key_of[d.id], d)  # one request per distinct text
     result = Translations(texts={}, hits=len(set(key_of.values())) - len(todo), misses=len(todo))
     pending = list(todo.items())
-    with progress.backend_bar(backend, len(pending), "translations") as advance:
+    with progress.batch_bar(len(pending), "translations") as (on_batch, advance):
         for start in range(0, len(pending), chunk_size):
             part = pending[start:start + chunk_size]
             requests = [Request(doc_id=d.id, messages=({"role": "system", "content": system},
                                                        {"role": "user", "content": d.text}),
                                 text=d.text, language=language) for _, d in part]
-            generations = backend.generate(requests)
+            generations = backend.generate(requests, on_batch=on_batch)
             cache.put([(key, translator, d.text, g.text.strip()) for (key, d), g in zip(part, generations)])
             found.update({key: g.text.strip() for (key, _), g in zip(part, generations)})
             result.latencies_s += [g.latency_s for g in generations]

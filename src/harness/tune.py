@@ -142,8 +142,7 @@ def tune_config(cfg: DictConfig) -> float:
     import optuna
 
     from . import metrics, pipeline, splits, tracking
-    from .backends import load_backend
-    from .cell import prepare, route_of
+    from .cell import components, prepare
 
     conf, plain = typed(cfg)
     check_ranges(conf)
@@ -162,8 +161,7 @@ def tune_config(cfg: DictConfig) -> float:
     if not 0 < k_low <= k_high <= len(pool):
         raise HarnessError(f"tune: k from {k_low} to {k_high} examples, but the pool holds {len(pool)} "
                            "(tune.k_range, prompt.shots)")
-    route = route_of(conf)
-    backend = load_backend(conf.model.backend)
+    backend, route = components(conf)
     objective_key = f"median/{t.objective.value}"
 
     sampler = optuna.samplers.TPESampler(seed=conf.seed)

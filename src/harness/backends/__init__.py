@@ -3,6 +3,7 @@ Each backend owns its batching and its resources; config chooses the class."""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import replace
@@ -12,6 +13,8 @@ from ..config import Mode
 from ..errors import HarnessError
 from ..prompts import plain_turns
 from ..records import Document, Generation, Labels, Request, Scores
+
+OnBatch = Optional[Callable[[int], None]]
 
 
 class Backend:
@@ -25,24 +28,26 @@ class Backend:
     learns_from_pool = False  # trains on the example pool's labelled documents (`fit`) before classifying
     applies_generation_config = False  # greedy decoding with the model's generation config, as the study's pipeline
     stats: Mapping[str, float] = {}  # time and token counters since `reset_stats` (time/*, throughput/*)
-    # Called with the number of requests each finished batch answered (a progress bar), where set.
-    on_batch: Optional[Callable[[int], None]] = None
     peak_gpu_mem_mb = 0.0
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+    # `on_batch`, where given, is called with the number of requests each
+    # finished batch answered (a progress bar); a backend that answers all at
+    # once need not call it.
+    def generate(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Generation]:
         """The written answer to each request (prompt.mode=generate; translations)."""
         raise NotImplementedError(f"{type(self).__name__} does not generate")
 
-    def score(self, requests: Sequence[Request]) -> list[Scores]:
+    def score(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Scores]:
         """P(true) at each field of each request's answer template (`"score" in modes`)."""
         raise NotImplementedError(f"{type(self).__name__} does not score")
 
-    def classify(self, requests: Sequence[Request]) -> list[Labels]:
+    def classify(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Labels]:
         """Feature values for each request (`predicts_labels`)."""
         raise NotImplementedError(f"{type(self).__name__} does not classify")
 
-    def fit(self, documents: Sequence[Document], keys: Sequence[str]) -> None:
-        """Learn from labelled documents (`learns_from_pool`): the pool's, never dev or test ones."""
+    def fit(self, documents: Sequence[Document], keys: Sequence[str]) -> Backend:
+        """A copy that learnt from labelled documents (`learns_from_pool`): the
+        pool's, never dev or test ones. This backend stays as it was built."""
         raise NotImplementedError(f"{type(self).__name__} does not learn")
 
     def render(self, request: Request) -> str:
@@ -55,6 +60,17 @@ class Backend:
     def reset_stats(self) -> None:
         """Start the counters a run reports from zero."""
         self.stats, self.peak_gpu_mem_mb = {}, 0.0
+
+    def with_options(self, **options: Any) -> Backend:
+        """A copy with other settings that need no reload (batch sizes,
+        drafts), sharing the loaded model: for ablations. This one stays as
+        it was built."""
+        unknown = sorted(k for k in options if not hasattr(self, k))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no setting {', '.join(unknown)}")
+        other = copy.copy(self)
+        other.__dict__.update(options)
+        return other
 
 
 def fit_to_context(r: Request, render: Callable[[Request], str], encode: Callable[[str], Sequence[int]],

@@ -32,7 +32,7 @@ from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
 from ..prompts import plain_turns
 from ..records import Generation, Request, Scores
-from . import Backend, fit_to_context
+from . import Backend, OnBatch, fit_to_context
 from .layout import (Attention, batch_inputs, common_prefix, empty_static_cache, fill_rows, static_cache,
                      suffix_positions, value_ids, value_positions)
 from .processors import greedy_choices, greedy_processors
@@ -215,13 +215,13 @@ class TransformersBackend(Backend):
 
     # -- the interface ---------------------------------------------------------------
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
-        return self._batched(requests, self.batch_size, self._decode)
+    def generate(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Generation]:
+        return self._batched(requests, self.batch_size, self._decode, on_batch)
 
-    def score(self, requests: Sequence[Request]) -> list[Scores]:
-        return self._batched(requests, self.prefill_batch_size, self._score)
+    def score(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Scores]:
+        return self._batched(requests, self.prefill_batch_size, self._score, on_batch)
 
-    def _batched(self, requests: Sequence[Request], size: int, answer) -> list:
+    def _batched(self, requests: Sequence[Request], size: int, answer, on_batch: OnBatch) -> list:
         """`answer(batch, its token rows, prefix length, prefix cache)` over
         length-sorted batches of `size`, in the requests' order."""
         if not requests:
@@ -240,8 +240,8 @@ class TransformersBackend(Backend):
             self.stats["prompt_tokens"] += sum(len(r) - n_prefix for r in batch_rows)
             for i, a in zip(idx, answer(batch, batch_rows, n_prefix, prefix_cache)):
                 out[i] = a
-            if self.on_batch is not None:
-                self.on_batch(len(idx))
+            if on_batch is not None:
+                on_batch(len(idx))
         return out
 
     @torch.inference_mode()

@@ -9,7 +9,7 @@ import unicodedata
 from typing import Mapping, Sequence
 
 from ..records import Labels, Request
-from . import Backend
+from . import Backend, OnBatch
 
 _BIDI_AND_MARKS = dict.fromkeys(
     [0x200E, 0x200F, 0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x0640, *range(0x064B, 0x0653)]
@@ -72,7 +72,7 @@ class KeywordBackend(Backend):
 
     predicts_labels = True  # in any prompt.mode
 
-    def classify(self, requests: Sequence[Request]) -> list[Labels]:
+    def classify(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Labels]:
         out = []
         for r in requests:
             start = time.perf_counter()

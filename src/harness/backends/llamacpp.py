@@ -41,7 +41,7 @@ from ..errors import HarnessError
 from ..models import gguf_path
 from ..prompts import plain_turns
 from ..records import Generation, Request, Scores
-from . import Backend, fit_to_context
+from . import Backend, OnBatch, fit_to_context
 from .layout import common_prefix, value_ids
 
 
@@ -182,20 +182,20 @@ class LlamaCppBackend(Backend):
 
     # -- the interface -----------------------------------------------------------------
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
-        return self._each(requests, self._generate)
+    def generate(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Generation]:
+        return self._each(requests, self._generate, on_batch)
 
-    def score(self, requests: Sequence[Request]) -> list[Scores]:
-        return self._each(requests, self._score)
+    def score(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Scores]:
+        return self._each(requests, self._score, on_batch)
 
-    def _each(self, requests: Sequence[Request], answer) -> list:
+    def _each(self, requests: Sequence[Request], answer, on_batch: OnBatch) -> list:
         out = []
         for r in requests:
             fitted = self._fit(r)
             self.stats["truncated"] += fitted is not r
             out.append(answer(fitted))
-            if self.on_batch is not None:
-                self.on_batch(1)
+            if on_batch is not None:
+                on_batch(1)
         return out
 
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:

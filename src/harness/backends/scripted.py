@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional, Sequence
 from ..config import Mode
 from ..errors import HarnessError
 from ..records import Generation, Request, Scores
-from . import Backend
+from . import Backend, OnBatch
 
 
 class ScriptedBackend(Backend):
@@ -30,19 +30,19 @@ class ScriptedBackend(Backend):
         self.answers = dict(answers or {})
         self.default, self.default_prob, self.delay_s = default, float(default_prob), float(delay_s)
 
-    def _wait(self, n: int) -> None:
+    def _wait(self, n: int, on_batch: OnBatch) -> None:
         if self.delay_s:
             time.sleep(self.delay_s * n)
-        if self.on_batch is not None:
-            self.on_batch(n)
+        if on_batch is not None:
+            on_batch(n)
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
-        self._wait(len(requests))
+    def generate(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Generation]:
+        self._wait(len(requests), on_batch)
         return [Generation(doc_id=r.doc_id, text=str(self.answers.get(r.doc_id, self.default)),
                            latency_s=self.delay_s) for r in requests]
 
-    def score(self, requests: Sequence[Request]) -> list[Scores]:
-        self._wait(len(requests))
+    def score(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Scores]:
+        self._wait(len(requests), on_batch)
         out = []
         for r in requests:
             fields = len(r.score.spans) if r.score else 0

@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 
 from ..errors import HarnessError
 from ..records import Generation, Request
-from . import Backend
+from . import Backend, OnBatch
 
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
@@ -113,7 +113,7 @@ class ServedBackend(Backend):
                                f"{json.dumps(answer)[:300]}") from None
         return text, int((answer.get("usage") or {}).get("completion_tokens") or 0)
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+    def generate(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Generation]:
         if not requests:
             return []
         start = time.perf_counter()

@@ -5,13 +5,14 @@ baseline is the floor where none do)."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from typing import Sequence
 
 from ..errors import HarnessError
 from ..records import Document, Labels, Request
-from . import Backend
+from . import Backend, OnBatch
 
 log = logging.getLogger(__name__)
 
@@ -28,32 +29,34 @@ class TfidfLogRegBackend(Backend):
         if not 1 <= ngram_min <= ngram_max:
             raise HarnessError(f"model.backend: need 1 <= ngram_min <= ngram_max (got {ngram_min}, {ngram_max})")
         self.ngram, self.min_df, self.c, self.seed = (ngram_min, ngram_max), min_df, c, seed
-        self.vectorizer, self.models, self.trained_on = None, {}, ()
+        self.vectorizer, self.models = None, {}
 
-    def fit(self, documents: Sequence[Document], keys: Sequence[str]) -> None:
-        """Learn each feature from these documents' texts and labels. A feature
-        with one class only in them is predicted as that class (P = its rate)."""
+    def fit(self, documents: Sequence[Document], keys: Sequence[str]) -> TfidfLogRegBackend:
+        """A copy that learnt each feature from these documents' texts and
+        labels (this one stays untrained). A feature with one class only in
+        them is predicted as that class (P = its rate)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         if not documents:
             raise HarnessError("tfidf-logreg trains on the example pool, which is empty (split.pool)")
-        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=self.ngram, min_df=self.min_df,
-                                          sublinear_tf=True)
-        x = self.vectorizer.fit_transform([d.text for d in documents])
-        self.models = {}
+        fitted = copy.copy(self)
+        fitted.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=self.ngram, min_df=self.min_df,
+                                            sublinear_tf=True)
+        x = fitted.vectorizer.fit_transform([d.text for d in documents])
+        fitted.models = {}
         for key in keys:
             y = [bool(d.labels[key]) for d in documents]
             if len(set(y)) < 2:
                 log.warning("tfidf-logreg: feature %s is %s in all %d pool documents; predicted so throughout",
                             key, y[0], len(y))
-                self.models[key] = float(y[0])
+                fitted.models[key] = float(y[0])
                 continue
-            self.models[key] = LogisticRegression(C=self.c, class_weight="balanced", max_iter=1000,
-                                                  random_state=self.seed).fit(x, y)
-        self.trained_on = tuple(d.id for d in documents)
+            fitted.models[key] = LogisticRegression(C=self.c, class_weight="balanced", max_iter=1000,
+                                                    random_state=self.seed).fit(x, y)
+        return fitted
 
-    def classify(self, requests: Sequence[Request]) -> list[Labels]:
+    def classify(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Labels]:
         if self.vectorizer is None:
             raise RuntimeError("tfidf-logreg: classify before fit")  # the pipeline fits first
         start = time.perf_counter()

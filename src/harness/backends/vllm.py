@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 from ..errors import HarnessError
 from ..models import fingerprint, resolve_model
 from ..records import Generation, Request
-from . import Backend
+from . import Backend, OnBatch
 
 
 class VLLMBackend(Backend):
@@ -54,7 +54,7 @@ class VLLMBackend(Backend):
                 kwargs["guided_decoding"] = GuidedDecodingParams(regex=regex)
         return self._params(**kwargs)
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+    def generate(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Generation]:
         if not requests:
             return []
         start = time.perf_counter()
