@@ -40,15 +40,20 @@ def main() -> None:
     for name in ("template", "study"):
         parsed[name] = [dict(zip(task.keys, parsing.PARSERS[name](r["raw_output"], task.names))) for r in rows]
         summary = metrics.summarize(metrics.score(gold, parsed[name], task.keys), len(rows))
-        print(f"{name:9s} missing {summary['missing/rate']:6.1%}  median macro-F1 {summary['median/macro_f1']:.3f}  "
-              f"median MCC {summary['median/mcc']:.3f}")
+        print(
+            f"{name:9s} missing {summary['missing/rate']:6.1%}  median macro-F1 {summary['median/macro_f1']:.3f}  "
+            f"median MCC {summary['median/mcc']:.3f}"
+        )
     fields = len(rows) * len(task.keys)
     changed = sum(a[k] != b[k] for a, b in zip(parsed["template"], parsed["study"]) for k in task.keys)
-    was_missing = sum(a[k] is None and b[k] is not None for a, b in zip(parsed["template"], parsed["study"])
-                      for k in task.keys)
-    print(f"{changed} of {fields} fields ({changed / fields:.1%}) read differently, {was_missing} of them missing "
-          f"under the strict parser; {sum(a != b for a, b in zip(parsed['template'], parsed['study']))} of "
-          f"{len(rows)} documents")
+    was_missing = sum(
+        a[k] is None and b[k] is not None for a, b in zip(parsed["template"], parsed["study"]) for k in task.keys
+    )
+    print(
+        f"{changed} of {fields} fields ({changed / fields:.1%}) read differently, {was_missing} of them missing "
+        f"under the strict parser; {sum(a != b for a, b in zip(parsed['template'], parsed['study']))} of "
+        f"{len(rows)} documents"
+    )
 
 
 if __name__ == "__main__":

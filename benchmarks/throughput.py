@@ -53,12 +53,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from harness import parsing, pipeline  # noqa: E402
-from harness.prompts import plain_turns  # noqa: E402
 from harness.backends import load_backend  # noqa: E402
 from harness.backends.hf import default_dtype  # noqa: E402
 from harness.backends.layout import common_prefix  # noqa: E402
 from harness.cell import components, prepare  # noqa: E402
 from harness.config import register, typed  # noqa: E402
+from harness.prompts import plain_turns  # noqa: E402
 
 
 class PeakMemory:
@@ -83,7 +83,9 @@ class PeakMemory:
         self.gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
 
     def __str__(self):
-        return f"RSS {self.rss / 2**20:,.0f} MB (+{(self.rss - self.start) / 2**20:,.0f})" + (f", GPU {self.gpu:,.0f} MB" if self.gpu is not None else "")
+        return f"RSS {self.rss / 2**20:,.0f} MB (+{(self.rss - self.start) / 2**20:,.0f})" + (
+            f", GPU {self.gpu:,.0f} MB" if self.gpu is not None else ""
+        )
 
 
 def matmul_peak_flops(device: torch.device, dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> float:
@@ -105,17 +107,28 @@ def study_way(backend, requests, batch_size: int) -> tuple[list[str], int]:
     greedy, 512 new tokens. Returns the answers and the tokens processed."""
     from transformers import pipeline as hf_pipeline
 
-    generator = hf_pipeline("text-generation", model=backend.model, tokenizer=backend.tokenizer,
-                            batch_size=batch_size, device=backend.model.device)
+    generator = hf_pipeline(
+        "text-generation",
+        model=backend.model,
+        tokenizer=backend.tokenizer,
+        batch_size=batch_size,
+        device=backend.model.device,
+    )
     generator.tokenizer.padding_side = "left"
     # A base model without a chat template (Gemma-3-270M) reads the turns as plain text, as the harness lays them out.
     chat = backend.tokenizer.chat_template is not None
-    outputs = generator([list(r.messages) if chat else plain_turns(r.messages) for r in requests], max_new_tokens=512,
-                        do_sample=False,
-                        return_full_text=False, pad_token_id=backend.tokenizer.pad_token_id)
+    outputs = generator(
+        [list(r.messages) if chat else plain_turns(r.messages) for r in requests],
+        max_new_tokens=512,
+        do_sample=False,
+        return_full_text=False,
+        pad_token_id=backend.tokenizer.pad_token_id,
+    )
     answers = [o[0]["generated_text"] for o in outputs]
-    tokens = sum(len(backend.tokenizer(backend.render(r) + a, add_special_tokens=False).input_ids)
-                 for r, a in zip(requests, answers))
+    tokens = sum(
+        len(backend.tokenizer(backend.render(r) + a, add_special_tokens=False).input_ids)
+        for r, a in zip(requests, answers)
+    )
     return answers, tokens
 
 
@@ -128,8 +141,9 @@ def llamacpp_by_hand(backend, requests) -> tuple[list[str], int]:
     the answers and the tokens processed."""
     import llama_cpp
 
-    llama = llama_cpp.Llama(model_path=backend.llama.model_path, n_ctx=backend.context, n_threads=backend.n_threads,
-                            verbose=False)
+    llama = llama_cpp.Llama(
+        model_path=backend.llama.model_path, n_ctx=backend.context, n_threads=backend.n_threads, verbose=False
+    )
     chat = backend._formatter is not None
     answers, tokens = [], 0
     for r in requests:
@@ -154,20 +168,23 @@ def least_forward_s(backend, requests, batch_sizes=(1, 2, 4, 8)) -> tuple[float,
     the prefix, batch size) for the fastest of these batch sizes (right
     padding, length-sorted)."""
     model, sync = backend.model, backend._sync
-    rows = [backend.tokenizer(backend.render(r) + (r.score.text if r.score else ""), add_special_tokens=False).input_ids
-            for r in requests]
+    rows = [
+        backend.tokenizer(backend.render(r) + (r.score.text if r.score else ""), add_special_tokens=False).input_ids
+        for r in requests
+    ]
     n = common_prefix(rows, min(len(r) for r in rows) - 1)
     rows.sort(key=len, reverse=True)
     best = None
     for size in sorted({min(b, len(rows)) for b in batch_sizes}):
         sync()
         start = time.perf_counter()
-        prefix = model(input_ids=torch.tensor([rows[0][:n]], device=model.device), use_cache=True,
-                       logits_to_keep=1).cache
+        prefix = model(
+            input_ids=torch.tensor([rows[0][:n]], device=model.device), use_cache=True, logits_to_keep=1
+        ).cache
         sync()
         after_prefix = time.perf_counter()
         for i in range(0, len(rows), size):
-            batch = rows[i:i + size]
+            batch = rows[i : i + size]
             width = len(batch[0]) - n
             ids = torch.tensor([r[n:] + [0] * (width - len(r) + n) for r in batch], device=model.device)
             mask = torch.tensor([[1] * len(r) + [0] * (width - len(r) + n) for r in batch], device=model.device)
@@ -205,8 +222,10 @@ def ablations(backend, spec: dict, cell, route) -> None:
 
     def report(label, speed, pred, base=base, base_pred=base_pred):
         same, differ = agreement(base_pred, pred)
-        print(f"    {label:44s} {speed:7.3f} docs/s  default/this = {base / speed:4.2f}x  "
-              f"same answers: {same:.1%} of fields")
+        print(
+            f"    {label:44s} {speed:7.3f} docs/s  default/this = {base / speed:4.2f}x  "
+            f"same answers: {same:.1%} of fields"
+        )
 
     groups = backend.prefill_batch_size
     other_groups = 2 if groups == backend.batch_size else backend.batch_size
@@ -218,8 +237,10 @@ def ablations(backend, spec: dict, cell, route) -> None:
         report("key/value heads copied before attention", *timed(backend))
         os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = "1"
     other = "float32" if backend.model.dtype == torch.bfloat16 else "bfloat16"
-    report(f"{other} instead of {str(backend.model.dtype).removeprefix('torch.')}",
-           *timed(load_backend({**spec, "dtype": other})))
+    report(
+        f"{other} instead of {str(backend.model.dtype).removeprefix('torch.')}",
+        *timed(load_backend({**spec, "dtype": other})),
+    )
 
     score_task = replace(task, mode="score")
     base_score = timed(backend, score_task)
@@ -229,23 +250,32 @@ def ablations(backend, spec: dict, cell, route) -> None:
 
 def bench_route(route: str, args, peak: float) -> dict:
     register()
-    overrides = ["+experiment=reference_study", "split.evaluate=test", f"model={args.model}", f"route={route}",
-                 f"prompt.shots={args.shots}", f"dataset={args.dataset}", f"dataset.limit={args.docs}",
-                 f"model.backend.dtype={args.dtype}"]
+    overrides = [
+        "+experiment=reference_study",
+        "split.evaluate=test",
+        f"model={args.model}",
+        f"route={route}",
+        f"prompt.shots={args.shots}",
+        f"dataset={args.dataset}",
+        f"dataset.limit={args.docs}",
+        f"model.backend.dtype={args.dtype}",
+    ]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         conf, _ = typed(compose(config_name="config", overrides=overrides))
     cell, (backend, reader) = prepare(conf), components(conf)
     read = reader.read(cell.shots + cell.evaluated, cell.language).documents  # as the model reads them
-    shots, docs = read[:len(cell.shots)], read[len(cell.shots):]
+    shots, docs = read[: len(cell.shots)], read[len(cell.shots) :]
     if args.batch_size:
         backend = backend.with_options(batch_size=args.batch_size)
     n_params = sum(p.numel() for p in backend.model.parameters())
     generate_task, score_task = cell.task, replace(cell.task, mode="score")
     requests = pipeline.build_requests(generate_task, shots, docs)
-    print(f"\n== route={route}: {len(docs)} documents of {args.dataset}, {args.shots} shots, model {args.model} "
-          f"({n_params / 1e6:,.0f}M parameters, batch {backend.batch_size}), prompts of "
-          f"{min(len(backend.tokenizer(backend.render(r)).input_ids) for r in requests)}-"
-          f"{max(len(backend.tokenizer(backend.render(r)).input_ids) for r in requests)} tokens")
+    print(
+        f"\n== route={route}: {len(docs)} documents of {args.dataset}, {args.shots} shots, model {args.model} "
+        f"({n_params / 1e6:,.0f}M parameters, batch {backend.batch_size}), prompts of "
+        f"{min(len(backend.tokenizer(backend.render(r)).input_ids) for r in requests)}-"
+        f"{max(len(backend.tokenizer(backend.render(r)).input_ids) for r in requests)} tokens"
+    )
 
     # Warm-up, untimed: one short generation each way, one scoring pass.
     study_way(backend, requests[:1], 1)
@@ -267,14 +297,16 @@ def bench_route(route: str, args, peak: float) -> dict:
             stats = backend_used.stats
             r["tokens"] = stats["prefix_tokens"] + stats["prompt_tokens"] + stats["gen_tokens"]
             r["pred"] = [[p.pred[k] for k in mode_task.keys] for p in out.predictions]
-            r["logged"] = {k: v for k, v in out.metrics.items()
-                           if k.split("/")[0] in ("time", "latency", "throughput", "gpu")}
+            r["logged"] = {
+                k: v for k, v in out.metrics.items() if k.split("/")[0] in ("time", "latency", "throughput", "gpu")
+            }
         results[name] = r
 
     def harness_way(b, task):
         def run():
             b.forget()  # no head start from the warm-up: prefix and tokenizing are inside the timing
             return pipeline.run_cell(replace(cell, task=task), b, reader)
+
         return run
 
     timed("a", "study pipeline", lambda: study_way(backend, requests, args.study_batch), backend)
@@ -301,8 +333,11 @@ def bench_route(route: str, args, peak: float) -> dict:
         if r["backend"] is backend:
             flops = 2 * n_params * r["tokens"] / r["s"]
             line += f"{flops / 1e9:7.1f} GFLOP/s = {flops / peak:5.1%} of peak  "
-        print(line + str(r["mem"]) + (f"  same fields as (a): {agreement(results['a']['pred'], r['pred'])[0]:.1%}"
-                                      if name != "a" else ""))
+        print(
+            line
+            + str(r["mem"])
+            + (f"  same fields as (a): {agreement(results['a']['pred'], r['pred'])[0]:.1%}" if name != "a" else "")
+        )
         if "logged" in r:  # what the run itself logs to MLflow
             print("    logged: " + ", ".join(f"{k} {v:.3g}" for k, v in sorted(r["logged"].items())))
     ab, ab_docs = agreement(results["a"]["pred"], results["b"]["pred"])
@@ -310,21 +345,29 @@ def bench_route(route: str, args, peak: float) -> dict:
     speed = {k: len(docs) / r["s"] for k, r in results.items()}
     print(f"b/a = {speed['b'] / speed['a']:.1f}x   c/a = {speed['c'] / speed['a']:.1f}x")
     exact = backend.model.dtype == torch.float32
-    print(f"agreement (a)-(b): {ab:.1%} of fields, {ab_docs} documents differ"
-          + (("  <- greedy decoding must agree" if exact else
-              f"  ({backend.model.dtype}: rounding differs between batch layouts; --dtype float32 checks exactness)")
-             if ab_docs else ""))
+    why = (
+        "greedy decoding must agree"
+        if exact
+        else f"{backend.model.dtype}: rounding differs between batch layouts; --dtype float32 checks exactness"
+    )
+    print(f"agreement (a)-(b): {ab:.1%} of fields, {ab_docs} documents differ" + (f"  ({why})" if ab_docs else ""))
     print(f"agreement (b)-(c): {bc:.1%} of fields, {bc_docs} documents differ")
     if spec is not None:
         de, de_docs = agreement(results["d"]["pred"], results["e"]["pred"])
         dp, dp_docs = agreement(results["d"]["pred"], results["e+"]["pred"])
-        print(f"llama.cpp: e/d = {speed['e'] / speed['d']:.2f}x  (e+)/d = {speed['e+'] / speed['d']:.2f}x   "
-              f"score over transformers': es/c = {speed['es'] / speed['c']:.2f}x  (es+)/c = "
-              f"{speed['es+'] / speed['c']:.2f}x   d/a = {speed['d'] / speed['a']:.2f}x")
-        print(f"agreement (d)-(e): {de:.1%} of fields, {de_docs} documents differ"
-              + ("  <- the same greedy tokens must agree" if de_docs else ""))
-        print(f"agreement (d)-(e+): {dp:.1%} of fields, {dp_docs} documents differ (drafts are read with other "
-              "tokens and flash attention sums in another order: llama.cpp's logits move, near-ties can flip)")
+        print(
+            f"llama.cpp: e/d = {speed['e'] / speed['d']:.2f}x  (e+)/d = {speed['e+'] / speed['d']:.2f}x   "
+            f"score over transformers': es/c = {speed['es'] / speed['c']:.2f}x  (es+)/c = "
+            f"{speed['es+'] / speed['c']:.2f}x   d/a = {speed['d'] / speed['a']:.2f}x"
+        )
+        print(
+            f"agreement (d)-(e): {de:.1%} of fields, {de_docs} documents differ"
+            + ("  <- the same greedy tokens must agree" if de_docs else "")
+        )
+        print(
+            f"agreement (d)-(e+): {dp:.1%} of fields, {dp_docs} documents differ (drafts are read with other "
+            "tokens and flash attention sums in another order: llama.cpp's logits move, near-ties can flip)"
+        )
     # How far any method that reads every prompt token could go here: the study's
     # time over the least forward computation (score mode also reads its template).
     least, without_prefix, size = least_forward_s(backend, requests)
@@ -332,30 +375,48 @@ def bench_route(route: str, args, peak: float) -> dict:
     with_template, _, _ = least_forward_s(backend, score_requests)
     own = [len(backend.tokenizer(backend.render(r)).input_ids) for r in requests]
     template = len(backend.tokenizer(score_requests[0].score.text, add_special_tokens=False).input_ids)
-    print(f"bound: one forward pass over the shared prefix and each prompt once (batch {size}) takes {least:.2f} s "
-          f"= {results['a']['s'] / least:.1f}x the study's pipeline; with the prefix free (a long run) "
-          f"{results['a']['s'] / without_prefix:.1f}x. Score mode runs at {least / results['c']['s']:.0%} of it.")
-    print(f"score mode's template: {template} tokens a document after prompts of {min(own)}-{max(own)} tokens; "
-          f"the same pass with the template read too takes {with_template:.2f} s: score mode runs at "
-          f"{with_template / results['c']['s']:.0%} of that, and the template alone leaves it "
-          f"{least / with_template:.0%} of the bound")
+    print(
+        f"bound: one forward pass over the shared prefix and each prompt once (batch {size}) takes {least:.2f} s "
+        f"= {results['a']['s'] / least:.1f}x the study's pipeline; with the prefix free (a long run) "
+        f"{results['a']['s'] / without_prefix:.1f}x. Score mode runs at {least / results['c']['s']:.0%} of it."
+    )
+    print(
+        f"score mode's template: {template} tokens a document after prompts of {min(own)}-{max(own)} tokens; "
+        f"the same pass with the template read too takes {with_template:.2f} s: score mode runs at "
+        f"{with_template / results['c']['s']:.0%} of that, and the template alone leaves it "
+        f"{least / with_template:.0%} of the bound"
+    )
     if args.ablations:
         ablations(backend, conf.model.backend, cell, reader)
-    return {"b/a": speed["b"] / speed["a"], "c/a": speed["c"] / speed["a"], "a-b documents differ": ab_docs,
-            **({"e/d": speed["e"] / speed["d"], "es/c": speed["es"] / speed["c"]} if spec is not None else {})}
+    return {
+        "b/a": speed["b"] / speed["a"],
+        "c/a": speed["c"] / speed["a"],
+        "a-b documents differ": ab_docs,
+        **({"e/d": speed["e"] / speed["d"], "es/c": speed["es"] / speed["c"]} if spec is not None else {}),
+    }
 
 
 def llamacpp_spec(args, overrides):
     """The harness's llama.cpp backend for the same GGUF file (model config
     `<model>-llamacpp`), or None where llama-cpp-python or the config is missing."""
     name = args.llamacpp_model or f"{args.model}-llamacpp"
-    if args.no_llamacpp or importlib.util.find_spec("llama_cpp") is None or not (ROOT / "conf" / "model" /
-                                                                                  f"{name}.yaml").is_file():
+    if (
+        args.no_llamacpp
+        or importlib.util.find_spec("llama_cpp") is None
+        or not (ROOT / "conf" / "model" / f"{name}.yaml").is_file()
+    ):
         print(f"(d), (e): skipped (--no-llamacpp, no llama-cpp-python, or no conf/model/{name}.yaml)")
         return None
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        conf, _ = typed(compose(config_name="config", overrides=[
-            *(o for o in overrides if not o.startswith(("model=", "model.backend.dtype="))), f"model={name}"]))
+        conf, _ = typed(
+            compose(
+                config_name="config",
+                overrides=[
+                    *(o for o in overrides if not o.startswith(("model=", "model.backend.dtype="))),
+                    f"model={name}",
+                ],
+            )
+        )
     return conf.model.backend
 
 
@@ -368,27 +429,42 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=3)
     parser.add_argument("--study-batch", type=int, default=4, help="the study pipeline's batch size")
     parser.add_argument("--batch-size", type=int, default=None, help="the harness's (default: the backend's auto)")
-    parser.add_argument("--dtype", default="auto",
-                        help="model.backend.dtype (auto: bfloat16 on CUDA and on CPUs with native bf16, else float32)")
-    parser.add_argument("--llamacpp-model", default=None,
-                        help="the llama.cpp model config for (d) and (e) (default: <model>-llamacpp)")
-    parser.add_argument("--llamacpp-drafts", type=int, default=24,
-                        help="draft tokens for (e+), the llama.cpp backend's faster settings")
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        help="model.backend.dtype (auto: bfloat16 on CUDA and on CPUs with native bf16, else float32)",
+    )
+    parser.add_argument(
+        "--llamacpp-model", default=None, help="the llama.cpp model config for (d) and (e) (default: <model>-llamacpp)"
+    )
+    parser.add_argument(
+        "--llamacpp-drafts", type=int, default=24, help="draft tokens for (e+), the llama.cpp backend's faster settings"
+    )
     parser.add_argument("--no-llamacpp", action="store_true", help="skip (d) and (e)")
-    parser.add_argument("--ablations", action="store_true",
-                        help="also time generate mode with each decoding choice undone (rows a pass reads "
-                             "prompts, drafts, in-place attention heads on CPU, the dtype) and score mode with "
-                             "prompts read in other groups")
+    parser.add_argument(
+        "--ablations",
+        action="store_true",
+        help="also time generate mode with each decoding choice undone (rows a pass reads "
+        "prompts, drafts, in-place attention heads on CPU, the dtype) and score mode with "
+        "prompts read in other groups",
+    )
     args = parser.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = getattr(torch, default_dtype(device) if args.dtype == "auto" else args.dtype)
     peak = matmul_peak_flops(device, dtype)
-    print(f"device {device} ({torch.get_num_threads()} threads), measured matmul peak {peak / 1e9:,.1f} GFLOP/s "
-          f"({dtype}); model FLOPs counted as 2 x parameters x tokens processed (attention excluded)")
+    print(
+        f"device {device} ({torch.get_num_threads()} threads), measured matmul peak {peak / 1e9:,.1f} GFLOP/s "
+        f"({dtype}); model FLOPs counted as 2 x parameters x tokens processed (attention excluded)"
+    )
     summary = {route: bench_route(route, args, peak) for route in args.routes.split(",")}
-    print("\nsummary: " + "; ".join(f"{route}: generate {s['b/a']:.1f}x, score {s['c/a']:.1f}x the study's pipeline"
-                                    for route, s in summary.items()))
+    print(
+        "\nsummary: "
+        + "; ".join(
+            f"{route}: generate {s['b/a']:.1f}x, score {s['c/a']:.1f}x the study's pipeline"
+            for route, s in summary.items()
+        )
+    )
     print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
 
 

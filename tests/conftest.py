@@ -1,4 +1,5 @@
 import contextlib
+import functools
 import glob
 import json
 import os
@@ -16,16 +17,32 @@ from typing import Iterator
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The heavy kinds of test (pyproject.toml's markers): each is in the slow tier
+# too, so `-m "not slow"` is the fast tier and `-m model` runs one kind.
+HEAVY = ("model", "server", "browser", "cli")
 CONF = ROOT / "conf"
 DEMO = ROOT / "data" / "demo_fa.jsonl"
 
 
-def run_harness(*overrides: str, cwd: Path, module: str = "harness", env: dict | None = None,
-                timeout: int = 900) -> subprocess.CompletedProcess:
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in HEAVY):
+            item.add_marker(pytest.mark.slow)
+
+
+def run_harness(
+    *overrides: str, cwd: Path, module: str = "harness", env: dict | None = None, timeout: int = 900
+) -> subprocess.CompletedProcess:
     """Run a console entry point as a user would, in its own process."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", module, *overrides], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", module, *overrides],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def require(available: bool, what: str) -> None:
@@ -56,8 +73,17 @@ def postgres() -> Iterator[str]:
 
     data = folder / "data"
     pg("initdb", "-D", str(data), "-U", "harness", "--auth=trust", "-E", "UTF8", "--no-sync")
-    pg("pg_ctl", "-D", str(data), "-l", str(folder / "log"), "-w", "start",
-       "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off -c max_connections=200")
+    pg(
+        "pg_ctl",
+        "-D",
+        str(data),
+        "-l",
+        str(folder / "log"),
+        "-w",
+        "start",
+        "-o",
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off -c max_connections=200",
+    )
     try:
         for database in ("mlflow", "optuna"):
             pg("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "harness", database)
@@ -78,8 +104,9 @@ def server_process(command: list[str], ready_url: str, env: dict | None = None) 
     """A server process for the body, once `ready_url` answers; its output is
     shown if it never does."""
     log = tempfile.TemporaryFile()
-    server = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        command, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.time() + 120
         while True:
@@ -103,8 +130,11 @@ def mlflow_server(*args: str, env: dict | None = None) -> Iterator[str]:
     """A real `mlflow server` on a free loopback port for the body; yields its URL."""
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
-    with server_process([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                         "--workers", "1", *args], f"{uri}/health", env=env):
+    with server_process(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", *args],
+        f"{uri}/health",
+        env=env,
+    ):
         yield uri
 
 
@@ -119,20 +149,45 @@ def compose_config(*overrides: str, config_name: str = "config"):
         return compose(config_name=config_name, overrides=list(overrides))
 
 
+def composed(*overrides: str, config_name: str = "config"):
+    """(typed config, plain values) of the real configs with these overrides."""
+    from harness.config import typed
+
+    return typed(compose_config(*overrides, config_name=config_name))
+
+
 def composed_cell(*overrides: str):
     """The cell the real configs compose to: splits, seeds and examples as
     configured (tests read them from here rather than retyping defaults)."""
     from harness.cell import prepare
-    from harness.config import typed
 
-    conf, _ = typed(compose_config(*overrides))
-    return prepare(conf)
+    return prepare(composed(*overrides)[0])
+
+
+@functools.cache
+def _empty_store() -> Path:
+    """A real MLflow SQLite store with its tables made, once a session: making
+    them (MLflow's migrations) takes 2-4 s, copying the file milliseconds."""
+    import mlflow
+
+    path = Path(tempfile.mkdtemp(prefix="harness-store-")) / "mlflow.db"
+    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
 
 
 def store_overrides(folder: Path, experiment: str = "harness") -> list[str]:
-    """A tracking store, artifacts and checkpoints of the test's own, under `folder`."""
-    return [f"tracking.uri=sqlite:///{folder}/mlruns/mlflow.db", f"tracking.artifact_location={folder}/mlruns/a",
-            f"tracking.checkpoints={folder}/mlruns/checkpoints", f"tracking.experiment={experiment}"]
+    """A tracking store, artifacts and checkpoints of the test's own, under
+    `folder` (the store starts as a copy of an empty one)."""
+    db = folder / "mlruns" / "mlflow.db"
+    if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_empty_store(), db)
+    return [
+        f"tracking.uri=sqlite:///{folder}/mlruns/mlflow.db",
+        f"tracking.artifact_location={folder}/mlruns/a",
+        f"tracking.checkpoints={folder}/mlruns/checkpoints",
+        f"tracking.experiment={experiment}",
+    ]
 
 
 def store_runs(folder: Path):
@@ -163,10 +218,19 @@ def small_sweep(tmp_path_factory) -> dict:
     it to seconds): its store URI, experiment, folder and expected run names."""
     folder = tmp_path_factory.mktemp("sweep")
     experiment = "two-by-two"
-    done = run_harness("-m", "model=keyword-baseline,smollm2-135m", "route=native,reference", "dataset.limit=12",
-                       "prompt.mode=score", "prompt.shots=1", f"tracking.experiment={experiment}", cwd=folder)
+    done = run_harness(
+        "-m",
+        "model=keyword-baseline,smollm2-135m",
+        "route=native,reference",
+        "dataset.limit=12",
+        "prompt.mode=score",
+        "prompt.shots=1",
+        f"tracking.experiment={experiment}",
+        cwd=folder,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    names = [*(f"keyword-baseline|{r}" for r in ("native", "reference")),  # a baseline reads no examples
-             *(f"smollm2-135m|{r}|1shot|score" for r in ("native", "reference"))]
-    return {"uri": f"sqlite:///{folder}/mlruns/mlflow.db", "experiment": experiment, "folder": folder,
-            "names": names}
+    names = [
+        *(f"keyword-baseline|{r}" for r in ("native", "reference")),  # a baseline reads no examples
+        *(f"smollm2-135m|{r}|1shot|score" for r in ("native", "reference")),
+    ]
+    return {"uri": f"sqlite:///{folder}/mlruns/mlflow.db", "experiment": experiment, "folder": folder, "names": names}

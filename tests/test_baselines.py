@@ -6,31 +6,33 @@ from dataclasses import replace
 
 import mlflow
 import pytest
-from hydra import compose, initialize_config_dir
 
 from harness.backends import load_backend
 from harness.cell import prepare, route_of
-from harness.config import register, typed
 from harness.errors import HarnessError
 from harness.pipeline import run_cell
 from harness.records import Document
 
-from .conftest import CONF, run_harness
+from .conftest import composed, run_harness
 
 
 def _cell(*overrides: str):
-    register()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        conf, _ = typed(compose(config_name="config", overrides=["model=tfidf-logreg", *overrides]))
+    conf, _ = composed("model=tfidf-logreg", *overrides)
     return conf, prepare(conf)
 
 
 def _flipped(cell, splits: set[str]):
     """The cell with every label of the documents in `splits` inverted."""
+
     def flip(d: Document) -> Document:
         return replace(d, labels={k: not v for k, v in d.labels.items()}) if cell.split_of[d.id] in splits else d
-    return replace(cell, documents=[flip(d) for d in cell.documents], evaluated=[flip(d) for d in cell.evaluated],
-                   pool=[flip(d) for d in cell.pool])
+
+    return replace(
+        cell,
+        documents=[flip(d) for d in cell.documents],
+        evaluated=[flip(d) for d in cell.evaluated],
+        pool=[flip(d) for d in cell.pool],
+    )
 
 
 def _probs(conf, cell):
@@ -51,16 +53,33 @@ def test_tfidf_logreg_learns_from_the_pool_only():
     assert aucs and max(aucs) > 0.7
 
 
+def _settings(backend) -> dict:
+    """What a backend was built with and holds, but its per-run counters."""
+    return {k: v for k, v in vars(backend).items() if k not in ("stats", "peak_gpu_mem_mb")}
+
+
+def test_a_cached_backend_comes_back_as_it_was_built():
+    """A cell trains the baseline and drives a progress bar; the cache then
+    hands the next cell the same, untrained backend: training made a copy and
+    progress was a call argument, so no cell changes what the next receives."""
+    conf, cell = _cell("split.evaluate=test")
+    backend = load_backend(conf.model.backend)
+    built = _settings(backend)
+    run_cell(cell, backend, route_of(conf))
+    again = load_backend(conf.model.backend)
+    assert again is backend and _settings(again) == built
+    assert again.vectorizer is None and again.models == {}  # the run's training went to a copy
+
+
 def test_a_learning_baseline_refuses_to_score_its_training_documents():
     conf, cell = _cell("split.evaluate=all")
     with pytest.raises(HarnessError, match="split.evaluate=all"):
         run_cell(cell, load_backend(conf.model.backend), route_of(conf))
 
 
-@pytest.mark.slow
+@pytest.mark.cli
 def test_baselines_are_not_named_for_examples_they_do_not_read(workdir):
-    done = run_harness("-m", "model=keyword-baseline,tfidf-logreg", "prompt.shots=3", "dataset.limit=8",
-                       cwd=workdir)
+    done = run_harness("-m", "model=keyword-baseline,tfidf-logreg", "prompt.shots=3", "dataset.limit=8", cwd=workdir)
     assert done.returncode == 0, done.stderr[-3000:]
     mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
     runs = mlflow.search_runs(experiment_names=["harness"], output_format="list")

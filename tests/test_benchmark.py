@@ -13,15 +13,30 @@ import pytest
 
 from .conftest import require
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_throughput_benchmark_agrees_with_the_study_pipeline():
     require(importlib.util.find_spec("llama_cpp") is not None, "llama-cpp-python")
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--routes", "reference",
-                           "--docs", "3", "--shots", "1", "--dtype", "float32"],
-                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "throughput.py"),
+            "--routes",
+            "reference",
+            "--docs",
+            "3",
+            "--shots",
+            "1",
+            "--dtype",
+            "float32",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert "agreement (a)-(b): 100.0% of fields, 0 documents differ" in out, out

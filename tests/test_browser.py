@@ -14,10 +14,18 @@ import pytest
 from .conftest import mlflow_server, require, run_harness
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.browser
 # Headless, and nothing but loopback: no background services, no component updates.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 METRIC = "median/macro_f1"
 
 
@@ -67,7 +75,9 @@ def runs_table(page, server: str, experiment_id: str) -> dict[str, str]:
     page.keyboard.press("Escape")
     page.wait_for_function(  # a value cell in every run's row
         """m => document.querySelectorAll('[role=gridcell][col-id="attributes.`Run Name`"]').length ===
-                document.querySelectorAll(`[role=gridcell][col-id="metrics.\\`${m}\\`"]`).length""", arg=METRIC)
+                document.querySelectorAll(`[role=gridcell][col-id="metrics.\\`${m}\\`"]`).length""",
+        arg=METRIC,
+    )
     names, values = {}, {}
     for row in page.locator("[role=row][row-id]").all():  # a run's cells span pinned and scrolling rows
         run_id = row.get_attribute("row-id")
@@ -118,8 +128,19 @@ def test_a_runs_predictions_artifact_opens(page, small_sweep, server):
 
 
 def _report(page, sweep, folder) -> None:
-    done = run_harness("--experiment", sweep["experiment"], "--tracking-uri", sweep["uri"], "--out", str(folder),
-                       "--bootstrap", "100", "--no-log", module="harness.report", cwd=folder)
+    done = run_harness(
+        "--experiment",
+        sweep["experiment"],
+        "--tracking-uri",
+        sweep["uri"],
+        "--out",
+        str(folder),
+        "--bootstrap",
+        "100",
+        "--no-log",
+        module="harness.report",
+        cwd=folder,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     page.goto((folder / "report.html").as_uri())
 

@@ -32,12 +32,16 @@ def _one_clear_error(proc, *fragments):
         assert fragment in errors[0]
 
 
-@pytest.mark.parametrize("mutate, fragments", [
-    (lambda rows: rows[:5] + [{**rows[5], "pain": "often"}] + rows[6:], ["row 6", "column 'pain'", "often"]),
-    (lambda rows: rows + [rows[0]], ["duplicate id 'fa-0001'"]),
-    (lambda rows: [{**rows[0], "text": ""}] + rows[1:], ["row 1", "column 'text'", "empty transcript"]),
-    (lambda rows: [{k: v for k, v in r.items() if k != "fever"} for r in rows], ["no column 'fever'"]),
-])
+@pytest.mark.cli
+@pytest.mark.parametrize(
+    "mutate, fragments",
+    [
+        (lambda rows: rows[:5] + [{**rows[5], "pain": "often"}] + rows[6:], ["row 6", "column 'pain'", "often"]),
+        (lambda rows: rows + [rows[0]], ["duplicate id 'fa-0001'"]),
+        (lambda rows: [{**rows[0], "text": ""}] + rows[1:], ["row 1", "column 'text'", "empty transcript"]),
+        (lambda rows: [{k: v for k, v in r.items() if k != "fever"} for r in rows], ["no column 'fever'"]),
+    ],
+)
 def test_bad_dataset_rows(workdir, demo_rows, mutate, fragments):
     path = _write(workdir / "bad.jsonl", mutate(demo_rows))
     proc = run_harness("model=keyword-baseline", f"dataset.path={path}", *_store(workdir), cwd=workdir)
@@ -45,45 +49,62 @@ def test_bad_dataset_rows(workdir, demo_rows, mutate, fragments):
     assert not (workdir / "mlruns").exists() or _runs(workdir).empty
 
 
+@pytest.mark.cli
 def test_missing_dataset_file(workdir):
     proc = run_harness("model=keyword-baseline", "dataset.path=nowhere.jsonl", *_store(workdir), cwd=workdir)
     _one_clear_error(proc, "nowhere.jsonl", "does not exist")
 
 
+@pytest.mark.cli
 def test_missing_model_fails_before_any_run(workdir):
-    proc = run_harness("model=qwen2.5-7b", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir,
-                       env={"HF_HOME": str(workdir / "hf")})
+    proc = run_harness(
+        "model=qwen2.5-7b", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir, env={"HF_HOME": str(workdir / "hf")}
+    )
     _one_clear_error(proc, "Qwen/Qwen2.5-7B-Instruct", "not in the local Hugging Face cache")
-    proc = run_harness("model=smollm2-135m", "model.backend.path=/models/none", f"dataset.path={DEMO}",
-                       *_store(workdir), cwd=workdir)
+    proc = run_harness(
+        "model=smollm2-135m", "model.backend.path=/models/none", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir
+    )
     _one_clear_error(proc, "/models/none", "does not exist")
     assert not (workdir / "mlruns").exists() or _runs(workdir).empty
 
 
-@pytest.mark.parametrize("setting, value", [("draft_tokens", "-1"), ("prefill_batch_size", "0"),
-                                            ("batch_size", "eight")])
+@pytest.mark.cli
+@pytest.mark.parametrize(
+    "setting, value", [("draft_tokens", "-1"), ("prefill_batch_size", "0"), ("batch_size", "eight")]
+)
 def test_bad_backend_setting(workdir, setting, value):
     proc = run_harness(f"model.backend.{setting}={value}", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir)
     _one_clear_error(proc, f"model.backend.{setting}", value)
     assert not (workdir / "mlruns").exists() or _runs(workdir).empty
 
 
-@pytest.mark.parametrize("overrides, fragments", [
-    (["prompt=json", "prompt.parser=study"], ["prompt.parser=study", "prompt.format=json"]),
-    (["prompt.selection=fixed"], ["prompt.selection=fixed", "dataset.columns.is_example"]),
-    (["+features.template_names.fevr={en: Feverish}"], ["features.template_names", "fevr"]),
-])
+@pytest.mark.cli
+@pytest.mark.parametrize(
+    "overrides, fragments",
+    [
+        (["prompt=json", "prompt.parser=study"], ["prompt.parser=study", "prompt.format=json"]),
+        (["prompt.selection=fixed"], ["prompt.selection=fixed", "dataset.columns.is_example"]),
+        (["+features.template_names.fevr={en: Feverish}"], ["features.template_names", "fevr"]),
+    ],
+)
 def test_bad_protocol_settings(workdir, overrides, fragments):
     proc = run_harness("model=scripted", f"dataset.path={DEMO}", *overrides, *_store(workdir), cwd=workdir)
     _one_clear_error(proc, *fragments)
 
 
+@pytest.mark.cli
 def test_mapping_to_a_feature_the_set_lacks(workdir):
-    proc = run_harness("model=keyword-baseline", f"dataset.path={DEMO}", "+dataset.columns.labels.pian=pain",
-                       *_store(workdir), cwd=workdir)
+    proc = run_harness(
+        "model=keyword-baseline",
+        f"dataset.path={DEMO}",
+        "+dataset.columns.labels.pian=pain",
+        *_store(workdir),
+        cwd=workdir,
+    )
     _one_clear_error(proc, "pian")
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("override", ["model=qwen-7b", "prompt.shotz=3", "prompt.shots=three"])
 def test_config_typos_get_hydras_message(workdir, override):
     proc = run_harness(override, *_store(workdir), cwd=workdir)
@@ -92,10 +113,12 @@ def test_config_typos_get_hydras_message(workdir, override):
     assert override.split("=")[0].split(".")[-1] in proc.stderr
 
 
+@pytest.mark.cli
 def test_vllm_backend_without_vllm_is_a_clear_error(workdir):
     pytest.importorskip("torch")
     try:
         import vllm  # noqa: F401
+
         pytest.skip("vLLM is installed here")
     except ImportError:
         pass

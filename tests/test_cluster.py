@@ -12,11 +12,17 @@ import pytest
 
 psycopg = pytest.importorskip("psycopg")
 
-from .conftest import DEMO, mlflow_server, run_harness
+from .conftest import DEMO, mlflow_server, run_harness  # noqa: E402 (after the skip)
 
-pytestmark = pytest.mark.slow
-COMPLETE_RUN = {"predictions.jsonl", "predictions_table.json", "per_feature.csv", "config.yaml", "prompt.txt",
-                "shots.json"}
+pytestmark = pytest.mark.server
+COMPLETE_RUN = {
+    "predictions.jsonl",
+    "predictions_table.json",
+    "per_feature.csv",
+    "config.yaml",
+    "prompt.txt",
+    "shots.json",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +36,21 @@ def tracking_server(postgres, tmp_path_factory):
 def test_submitit_sweep_of_eight_cells_two_at_a_time(postgres, tracking_server, workdir):
     """8 cells as submitit jobs, 2 at a time, logging to the shared server; the
     translate cells share one translation cache in PostgreSQL."""
-    done = run_harness("-m", "hydra/launcher=local", "hydra.sweeper.max_batch_size=2", "model=scripted",
-                       "route=native,translate", "dataset.limit=2,3", "seed=1,2",
-                       f"dataset.path={DEMO}", "translator.model.backend.max_new_tokens=48",
-                       f"translator.cache={postgres}/mlflow", f"tracking.uri={tracking_server}",
-                       "tracking.experiment=cluster", cwd=workdir)
+    done = run_harness(
+        "-m",
+        "hydra/launcher=local",
+        "hydra.sweeper.max_batch_size=2",
+        "model=scripted",
+        "route=native,translate",
+        "dataset.limit=2,3",
+        "seed=1,2",
+        f"dataset.path={DEMO}",
+        "translator.model.backend.max_new_tokens=48",
+        f"translator.cache={postgres}/mlflow",
+        f"tracking.uri={tracking_server}",
+        "tracking.experiment=cluster",
+        cwd=workdir,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(list(workdir.glob("multirun/*/*/.submitit/*"))) >= 8  # each cell ran as a submitit job
 
@@ -62,12 +78,27 @@ def test_submitit_sweep_of_eight_cells_two_at_a_time(postgres, tracking_server, 
 
 def test_two_tuning_workers_on_postgres_finish_exactly_n_trials(postgres, tracking_server, workdir):
     storage = f"{postgres}/optuna"
-    args = ["-m", "harness.tune", "model=keyword-baseline", "tune.n_trials=7", "tune.dev_limit=8",
-            "tune.chunk_size=4", "tune.study=shared", "dataset.limit=3", f"dataset.path={DEMO}",
-            f"tune.storage={storage}", f"tune.selection_dir={workdir}/selections",
-            f"tracking.uri={tracking_server}", "tracking.experiment=tuning"]
-    workers = [subprocess.Popen([sys.executable, *args], cwd=workdir, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    args = [
+        "-m",
+        "harness.tune",
+        "model=keyword-baseline",
+        "tune.n_trials=7",
+        "tune.dev_limit=8",
+        "tune.chunk_size=4",
+        "tune.study=shared",
+        "dataset.limit=3",
+        f"dataset.path={DEMO}",
+        f"tune.storage={storage}",
+        f"tune.selection_dir={workdir}/selections",
+        f"tracking.uri={tracking_server}",
+        "tracking.experiment=tuning",
+    ]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, *args], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(2)
+    ]
     outputs = [w.communicate(timeout=600)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
 

@@ -11,8 +11,9 @@ ROWS = [
     {"doc": "a", "body": "متن یک", "en": "text one", "Fever": "true", "Pain": 0},
     {"doc": "b", "body": "متن دو", "en": "text two", "Fever": "False", "Pain": 1},
 ]
-COLS = dict(id_column="doc", text_column="body", reference_column="en",
-            label_columns={"fever": "Fever", "pain": "Pain"})
+COLS = dict(
+    id_column="doc", text_column="body", reference_column="en", label_columns={"fever": "Fever", "pain": "Pain"}
+)
 
 
 def write(path, rows):
@@ -36,12 +37,15 @@ def test_loads_every_format_with_mapped_columns(tmp_path, suffix):
     assert docs[1].labels == {"fever": False, "pain": True}
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([{**ROWS[0], "Fever": "maybe"}], r"row 1, column 'Fever': label 'maybe' is not a boolean"),
-    ([ROWS[0], {**ROWS[1], "doc": "a"}], r"row 2, column 'doc': duplicate id 'a' \(first at row 1\)"),
-    ([ROWS[0], {**ROWS[1], "body": "   "}], r"row 2, column 'body': empty transcript"),
-    ([{k: v for k, v in ROWS[0].items() if k != "Pain"}], r"no column 'Pain' \(from dataset.columns.labels.pain\)"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([{**ROWS[0], "Fever": "maybe"}], r"row 1, column 'Fever': label 'maybe' is not a boolean"),
+        ([ROWS[0], {**ROWS[1], "doc": "a"}], r"row 2, column 'doc': duplicate id 'a' \(first at row 1\)"),
+        ([ROWS[0], {**ROWS[1], "body": "   "}], r"row 2, column 'body': empty transcript"),
+        ([{k: v for k, v in ROWS[0].items() if k != "Pain"}], r"no column 'Pain' \(from dataset.columns.labels.pain\)"),
+    ],
+)
 def test_bad_rows_name_file_row_and_column(tmp_path, rows, message):
     path = write(tmp_path / "bad.jsonl", rows)
     with pytest.raises(HarnessError, match=message) as e:
@@ -96,8 +100,9 @@ def test_a_column_marks_the_examples(tmp_path):
     docs = load_documents(write(tmp_path / "d.jsonl", rows), **COLS, example_column="shot").documents
     assert [d.is_example for d in docs] == [True, False]
     with pytest.raises(HarnessError, match=r"row 2, column 'shot': 'often' is not a boolean"):
-        load_documents(write(tmp_path / "e.jsonl", [rows[0], {**rows[1], "shot": "often"}]), **COLS,
-                       example_column="shot")
+        load_documents(
+            write(tmp_path / "e.jsonl", [rows[0], {**rows[1], "shot": "often"}]), **COLS, example_column="shot"
+        )
     with pytest.raises(HarnessError, match=r"no column 'shots' \(from dataset.columns.is_example\)"):
         load_documents(write(tmp_path / "f.jsonl", rows), **COLS, example_column="shots")
 
@@ -107,22 +112,28 @@ def test_ids_are_kept_as_the_file_writes_them(tmp_path):
     csv.write_text("doc,body,en,Fever,Pain\n0001,t,e,1,0\n01,t,e,0,1\n1,t,e,1,1\n", encoding="utf-8")
     assert [d.id for d in load_documents(csv, **COLS).documents] == ["0001", "01", "1"]
     jsonl = tmp_path / "ids.jsonl"
-    jsonl.write_text('{"doc": 1, "body": "t", "en": "e", "Fever": 1, "Pain": 0.0}\n'
-                     '{"doc": 2.0, "body": "t", "en": "e", "Fever": true, "Pain": 1}\n'
-                     '{"doc": 123456789012345678901234, "body": "t", "en": "e", "Fever": 0, "Pain": 0}\n'
-                     '{"doc": "a\u2028b", "body": "t", "en": "e", "Fever": 0, "Pain": 0}\n', encoding="utf-8")
+    jsonl.write_text(
+        '{"doc": 1, "body": "t", "en": "e", "Fever": 1, "Pain": 0.0}\n'
+        '{"doc": 2.0, "body": "t", "en": "e", "Fever": true, "Pain": 1}\n'
+        '{"doc": 123456789012345678901234, "body": "t", "en": "e", "Fever": 0, "Pain": 0}\n'
+        '{"doc": "a\u2028b", "body": "t", "en": "e", "Fever": 0, "Pain": 0}\n',
+        encoding="utf-8",
+    )
     docs = load_documents(jsonl, **COLS).documents
     assert [d.id for d in docs] == ["1", "2.0", "123456789012345678901234", "a\u2028b"]
     assert all(type(d.id) is str for d in docs) and docs[0].labels == {"fever": True, "pain": False}
 
 
-@pytest.mark.parametrize("value, message", [
-    ("NaN", r"row 1, column 'doc': id NaN is not an id"),
-    ("null", r"row 1, column 'doc': empty id"),
-    ('{"a": 1}', r"row 1, column 'doc': id an object \{\"a\": 1\} is an object, not text or a number"),
-    ("[1]", r"id a list \[1\] is a list"),
-    ("true", r"id True is a boolean"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("NaN", r"row 1, column 'doc': id NaN is not an id"),
+        ("null", r"row 1, column 'doc': empty id"),
+        ('{"a": 1}', r"row 1, column 'doc': id an object \{\"a\": 1\} is an object, not text or a number"),
+        ("[1]", r"id a list \[1\] is a list"),
+        ("true", r"id True is a boolean"),
+    ],
+)
 def test_a_missing_nan_or_non_scalar_id_is_refused_naming_the_row(tmp_path, value, message):
     path = tmp_path / "bad.jsonl"
     path.write_text(f'{{"doc": {value}, "body": "t", "en": "e", "Fever": 1, "Pain": 0}}\n', encoding="utf-8")
@@ -131,22 +142,28 @@ def test_a_missing_nan_or_non_scalar_id_is_refused_naming_the_row(tmp_path, valu
 
 
 def test_parquet_ids_missing_or_nested_are_refused(tmp_path):
-    for ids, message in (([1.5, float("nan")], "row 2, column 'doc': empty id"),  # pyarrow stores NaN as null
-                         ([{"a": 1}, {"a": 2}], "is an object, not text or a number")):
+    for ids, message in (
+        ([1.5, float("nan")], "row 2, column 'doc': empty id"),  # pyarrow stores NaN as null
+        ([{"a": 1}, {"a": 2}], "is an object, not text or a number"),
+    ):
         path = tmp_path / "p.parquet"
-        pd.DataFrame({"doc": ids, "body": ["t", "u"], "en": ["e", "f"], "Fever": [True, False],
-                      "Pain": [False, True]}).to_parquet(path)
+        pd.DataFrame(
+            {"doc": ids, "body": ["t", "u"], "en": ["e", "f"], "Fever": [True, False], "Pain": [False, True]}
+        ).to_parquet(path)
         with pytest.raises(HarnessError, match=message):
             load_documents(path, **COLS)
 
 
-@pytest.mark.parametrize("row, message", [
-    ({"body": 12}, r"column 'body': the transcript is a number \(12\), not text"),
-    ({"body": ["a"]}, "the transcript is a list, not text"),
-    ({"Fever": float("nan")}, r"column 'Fever': label NaN is not a boolean"),
-    ({"Fever": [True]}, r"label a list \[true\] is not a boolean"),
-    ({"en": 3}, "the reference is a number"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"body": 12}, r"column 'body': the transcript is a number \(12\), not text"),
+        ({"body": ["a"]}, "the transcript is a list, not text"),
+        ({"Fever": float("nan")}, r"column 'Fever': label NaN is not a boolean"),
+        ({"Fever": [True]}, r"label a list \[true\] is not a boolean"),
+        ({"en": 3}, "the reference is a number"),
+    ],
+)
 def test_values_of_the_wrong_type_say_what_they_are(tmp_path, row, message):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps({**ROWS[0], **row}) + "\n", encoding="utf-8")

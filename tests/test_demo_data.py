@@ -25,8 +25,10 @@ def test_demo_file_is_reproducible(tmp_path, language):
     assert (tmp_path / "demo.jsonl").read_bytes() == (ROOT / "data" / f"demo_{language}.jsonl").read_bytes()
 
 
-@pytest.mark.parametrize("language, minimum, negation, resolved",
-                         [("fa", 400, "تب ندارد", "تبش قطع شده"), ("ur", 300, "بخار نہیں ہے", "اب اتر گیا")])
+@pytest.mark.parametrize(
+    "language, minimum, negation, resolved",
+    [("fa", 400, "تب ندارد", "تبش قطع شده"), ("ur", 300, "بخار نہیں ہے", "اب اتر گیا")],
+)
 def test_demo_data_is_a_fair_test(language, minimum, negation, resolved):
     rows = _rows(language)
     keys = [k for k in rows[0] if k not in KEYS_EXCLUDED]

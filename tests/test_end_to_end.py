@@ -15,8 +15,21 @@ from harness import report
 
 from .conftest import DEMO, run_harness
 
-KEYS = ["doctor_visit", "psychological", "sleep", "appetite", "seizures", "weakness", "consciousness", "fever",
-        "respiratory", "cost", "urinary", "pain", "gastrointestinal"]
+KEYS = [
+    "doctor_visit",
+    "psychological",
+    "sleep",
+    "appetite",
+    "seizures",
+    "weakness",
+    "consciousness",
+    "fever",
+    "respiratory",
+    "cost",
+    "urinary",
+    "pain",
+    "gastrointestinal",
+]
 METRICS = ["accuracy", "precision", "sensitivity", "specificity", "macro_f1", "mcc"]
 
 
@@ -40,7 +53,7 @@ def _recompute(preds, key):
     return f1_score(gold, pred, average="macro", zero_division=0), matthews_corrcoef(gold, pred)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_embedded_model_run_logs_the_whole_contract(workdir):
     proc = run_harness("dataset.limit=3", "prompt.shots=1", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -49,17 +62,40 @@ def test_embedded_model_run_logs_the_whole_contract(workdir):
     run = runs.iloc[0]
     assert run["status"] == "FINISHED"
     assert run["tags.mlflow.runName"] == "smollm2-135m|native|1shot"
-    for name in ["model", "route", "prompt", "shots", "selection", "seed", "dataset", "dataset_digest", "protocol",
-                 "config_hash", "harness_version", "git_commit", "model.backend.max_new_tokens", "split.seed"]:
+    for name in [
+        "model",
+        "route",
+        "prompt",
+        "shots",
+        "selection",
+        "seed",
+        "dataset",
+        "dataset_digest",
+        "protocol",
+        "config_hash",
+        "harness_version",
+        "git_commit",
+        "model.backend.max_new_tokens",
+        "split.seed",
+    ]:
         assert f"params.{name}" in run, name
     assert run["params.model"] == "smollm2-135m" and run["params.shots"] == "1"
     assert run["params.protocol"] == "harness"
     assert run["params.protocol_departures"] == "answer_format,field_names,parser,scored_set,shots"
     assert run["params.protocol_unverifiable"] == "examples,prompt_wording"
-    expected = ([f"{agg}/{m}" for agg in ("median", "mean") for m in METRICS]
-                + [f"feature/{k}/{m}" for k in KEYS for m in METRICS + ["missing"]]
-                + ["missing/count", "missing/rate", "latency/ms_per_doc_p50", "latency/ms_per_doc_p95",
-                   "throughput/docs_per_s", "throughput/gen_tokens_per_s", "memory/peak_rss_mb"])
+    expected = (
+        [f"{agg}/{m}" for agg in ("median", "mean") for m in METRICS]
+        + [f"feature/{k}/{m}" for k in KEYS for m in METRICS + ["missing"]]
+        + [
+            "missing/count",
+            "missing/rate",
+            "latency/ms_per_doc_p50",
+            "latency/ms_per_doc_p95",
+            "throughput/docs_per_s",
+            "throughput/gen_tokens_per_s",
+            "memory/peak_rss_mb",
+        ]
+    )
     missing = [m for m in expected if f"metrics.{m}" not in run or pd.isna(run[f"metrics.{m}"])]
     assert not missing
     assert run["metrics.throughput/gen_tokens_per_s"] > 0
@@ -87,7 +123,7 @@ def test_embedded_model_run_logs_the_whole_contract(workdir):
         assert run[f"metrics.feature/{key}/mcc"] == pytest.approx(mcc)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_the_study_protocol_with_the_users_own_prompt_wording(workdir, demo_rows):
     """+experiment=reference_study with a prompt file from the user's own
     folder (--config-dir), on a whole (small) dataset: every document scored,
@@ -96,12 +132,23 @@ def test_the_study_protocol_with_the_users_own_prompt_wording(workdir, demo_rows
     folder.mkdir(parents=True)
     (folder / "my_wording.yaml").write_text(
         "name: my_wording\nsystem:\n  en: |-\n    MY OWN RULES, WORD FOR WORD.\n    {template}\n"
-        "lead_in:\n  en: |-\n    MY OWN LEAD-IN: {text}\n", encoding="utf-8")
+        "lead_in:\n  en: |-\n    MY OWN LEAD-IN: {text}\n",
+        encoding="utf-8",
+    )
     data = workdir / "eight.jsonl"
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in demo_rows[:8]), encoding="utf-8")
-    proc = run_harness("--config-dir", str(workdir / "my_prompts"), "+experiment=reference_study", "prompt=my_wording",
-                       "route=reference", f"dataset.path={data}", "dataset.name=eight", "split.pool=0.5",
-                       *_store(workdir), cwd=workdir)
+    proc = run_harness(
+        "--config-dir",
+        str(workdir / "my_prompts"),
+        "+experiment=reference_study",
+        "prompt=my_wording",
+        "route=reference",
+        f"dataset.path={data}",
+        "dataset.name=eight",
+        "split.pool=0.5",
+        *_store(workdir),
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = _runs(workdir).iloc[0]
     assert run["params.protocol"] == "reference" and run["tags.protocol"] == "reference"
@@ -116,31 +163,52 @@ def test_the_study_protocol_with_the_users_own_prompt_wording(workdir, demo_rows
     assert len(shots["shot_ids"]) == 3
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_sweep_runs_every_cell_and_loads_each_model_once(workdir):
-    proc = run_harness("-m", "model=keyword-baseline,smollm2-135m", "prompt.shots=0,1", "dataset.limit=2",
-                       "prompt.mode=score",  # the sweep's plumbing; generate mode is tested above
-                       f"dataset.path={DEMO}", *_store(workdir), "tracking.experiment=sweep", cwd=workdir)
+    proc = run_harness(
+        "-m",
+        "model=keyword-baseline,smollm2-135m",
+        "prompt.shots=0,1",
+        "dataset.limit=2",
+        "prompt.mode=score",  # the sweep's plumbing; generate mode is tested above
+        f"dataset.path={DEMO}",
+        *_store(workdir),
+        "tracking.experiment=sweep",
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _runs(workdir, "sweep")
     assert sorted(runs["tags.mlflow.runName"]) == [  # the baseline reads no examples: k = 0 and 1 are one cell
-        "keyword-baseline|native", "smollm2-135m|native|0shot|score", "smollm2-135m|native|1shot|score"]
+        "keyword-baseline|native",
+        "smollm2-135m|native|0shot|score",
+        "smollm2-135m|native|1shot|score",
+    ]
     assert set(runs["status"]) == {"FINISHED"}
     loads = re.findall(r"loading backend (\S+)", proc.stdout + proc.stderr)
     assert len(loads) == 2, loads  # one per model, not one per cell
 
 
+@pytest.mark.cli
 def test_unseen_dataset_with_its_own_column_names(workdir, demo_rows):
     """Columns renamed, CSV instead of JSONL: overrides only, and the logged
     metrics equal an independent recomputation from predictions.jsonl."""
-    renamed = [{"call_id": r["id"], "transcript": r["text"], **{f"y_{k}": int(r[k]) for k in KEYS}}
-               for r in demo_rows[:200]]
+    renamed = [
+        {"call_id": r["id"], "transcript": r["text"], **{f"y_{k}": int(r[k]) for k in KEYS}} for r in demo_rows[:200]
+    ]
     path = workdir / "calls.csv"
     pd.DataFrame(renamed).to_csv(path, index=False)
     overrides = [f"dataset.columns.labels.{k}=y_{k}" for k in KEYS]
-    proc = run_harness("model=keyword-baseline", f"dataset.path={path}", "dataset.name=calls",
-                       "dataset.columns.id=call_id", "dataset.columns.text=transcript", "dataset.columns.reference=null",
-                       *overrides, *_store(workdir), cwd=workdir)
+    proc = run_harness(
+        "model=keyword-baseline",
+        f"dataset.path={path}",
+        "dataset.name=calls",
+        "dataset.columns.id=call_id",
+        "dataset.columns.text=transcript",
+        "dataset.columns.reference=null",
+        *overrides,
+        *_store(workdir),
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = _runs(workdir).iloc[0]
     preds = _predictions(run.run_id)
@@ -154,13 +222,23 @@ def test_unseen_dataset_with_its_own_column_names(workdir, demo_rows):
     assert all(p["gold"] == gold[p["id"]] for p in preds)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_translate_route_translates_each_text_once_per_sweep(workdir):
     cache = workdir / "translations.sqlite"
-    proc = run_harness("-m", "route=native,translate", "model=smollm2-135m,keyword-baseline", "dataset.limit=2",
-                       "prompt.shots=1", "prompt.mode=score", "translator.model.backend.max_new_tokens=64",
-                       f"dataset.path={DEMO}", f"translator.cache={cache}", *_store(workdir),
-                       "tracking.experiment=routes", cwd=workdir)
+    proc = run_harness(
+        "-m",
+        "route=native,translate",
+        "model=smollm2-135m,keyword-baseline",
+        "dataset.limit=2",
+        "prompt.shots=1",
+        "prompt.mode=score",
+        "translator.model.backend.max_new_tokens=64",
+        f"dataset.path={DEMO}",
+        f"translator.cache={cache}",
+        *_store(workdir),
+        "tracking.experiment=routes",
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _runs(workdir, "routes")
     assert len(runs) == 4 and set(runs["status"]) == {"FINISHED"}
@@ -175,14 +253,30 @@ def test_translate_route_translates_each_text_once_per_sweep(workdir):
     for run_id in translate.run_id:
         paths = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id)}
         assert "translations.jsonl" in paths and "route_effects" not in paths  # a run logs only itself
-        rows = [json.loads(line) for line in open(mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path="translations.jsonl"), encoding="utf-8")]
-        assert len(rows) == (2 if translate.loc[translate.run_id == run_id, "params.model"].item() ==
-                             "keyword-baseline" else 3)
+        rows = [
+            json.loads(line)
+            for line in open(
+                mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="translations.jsonl"), encoding="utf-8"
+            )
+        ]
+        assert len(rows) == (
+            2 if translate.loc[translate.run_id == run_id, "params.model"].item() == "keyword-baseline" else 3
+        )
         assert all(r["source"] and r["reference"] and "translation" in r for r in rows)
     # The route effects are the report's: each model on translate against itself on native.
-    report.main(["--experiment", "routes", "--tracking-uri", f"sqlite:///{workdir}/mlruns/mlflow.db",
-                 "--out", str(workdir / "report"), "--bootstrap", "10", "--no-log"])
+    report.main(
+        [
+            "--experiment",
+            "routes",
+            "--tracking-uri",
+            f"sqlite:///{workdir}/mlruns/mlflow.db",
+            "--out",
+            str(workdir / "report"),
+            "--bootstrap",
+            "10",
+            "--no-log",
+        ]
+    )
     effects = pd.read_csv(workdir / "report" / "route_effects.csv")
     assert set(zip(effects.route_a, effects.route_b)) == {("native", "translate")} and len(effects) == 2 * 13 * 5
     logged = {(r["params.model"], r["params.route"]): r["metrics.feature/pain/mcc"] for _, r in runs.iterrows()}
@@ -192,36 +286,67 @@ def test_translate_route_translates_each_text_once_per_sweep(workdir):
         assert (row.value_a, row.value_b) == pytest.approx((logged[model, "native"], logged[model, "translate"]))
         assert row.delta == pytest.approx(row.value_b - row.value_a)
     import sqlite3
+
     db = sqlite3.connect(cache)
     assert db.execute("SELECT COUNT(*), COUNT(DISTINCT source) FROM translations").fetchone() == (3, 3)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_parallel_jobs_share_the_translation_cache(workdir):
     cache = workdir / "translations.sqlite"
-    proc = run_harness("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "route=translate",
-                       "model=scripted", "seed=1,2", "dataset.limit=3", "prompt.shots=1",  # two cells (seeds)
-                       "translator.model.backend.max_new_tokens=64",
-                       f"dataset.path={DEMO}", f"translator.cache={cache}", *_store(workdir),
-                       "tracking.experiment=parallel", cwd=workdir)
+    proc = run_harness(
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "route=translate",
+        "model=scripted",
+        "seed=1,2",
+        "dataset.limit=3",
+        "prompt.shots=1",  # two cells (seeds)
+        "translator.model.backend.max_new_tokens=64",
+        f"dataset.path={DEMO}",
+        f"translator.cache={cache}",
+        *_store(workdir),
+        "tracking.experiment=parallel",
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _runs(workdir, "parallel")
     assert len(runs) == 2 and set(runs["status"]) == {"FINISHED"}
     import sqlite3
+
     db = sqlite3.connect(cache)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     count, distinct = db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM translations").fetchone()
     assert count == distinct  # every translation held once
-    texts = {t for run_id in runs.run_id for t in (json.loads(line)["source"] for line in open(
-        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="translations.jsonl"), encoding="utf-8"))}
+    texts = {
+        t
+        for run_id in runs.run_id
+        for t in (
+            json.loads(line)["source"]
+            for line in open(
+                mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="translations.jsonl"), encoding="utf-8"
+            )
+        )
+    }
     assert distinct == len(texts)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_urdu_native_and_reference_routes(workdir):
-    proc = run_harness("-m", "dataset=demo_ur", "route=native,reference", "route.prompt_language=source",
-                       "model=keyword-baseline,smollm2-135m", "dataset.limit=2", "prompt.shots=1", "prompt.mode=score",
-                       *_store(workdir), "tracking.experiment=urdu", cwd=workdir)
+    proc = run_harness(
+        "-m",
+        "dataset=demo_ur",
+        "route=native,reference",
+        "route.prompt_language=source",
+        "model=keyword-baseline,smollm2-135m",
+        "dataset.limit=2",
+        "prompt.shots=1",
+        "prompt.mode=score",
+        *_store(workdir),
+        "tracking.experiment=urdu",
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _runs(workdir, "urdu")
     assert len(runs) == 4 and set(runs["params.dataset"]) == {"demo_ur"}

@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from harness import pipeline
 from harness.backends import hf
 from harness.backends.hf import TransformersBackend
 from harness.cell import prepare, route_of
-from harness.config import register, typed
 
-pytestmark = pytest.mark.slow
-CONF = Path(__file__).resolve().parents[1] / "conf"
+from .conftest import composed
+
+pytestmark = pytest.mark.model
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
 
@@ -36,10 +35,7 @@ def model(request) -> str:
 
 
 def _conf(model: str):
-    register()
-    overrides = [f"model={model}", f"route={MODELS[model]}", "prompt.shots=1", "dataset.limit=5"]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return typed(compose(config_name="config", overrides=overrides))[0]
+    return composed(f"model={model}", f"route={MODELS[model]}", "prompt.shots=1", "dataset.limit=5")[0]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +43,7 @@ def cell(model):
     conf = _conf(model)
     cell = prepare(conf)
     read = route_of(conf).read(cell.shots + cell.evaluated, cell.language).documents
-    return replace(cell, shots=read[:len(cell.shots)], evaluated=read[len(cell.shots):])
+    return replace(cell, shots=read[: len(cell.shots)], evaluated=read[len(cell.shots) :])
 
 
 @pytest.fixture(scope="module")
@@ -57,25 +53,38 @@ def make_backend(model, cell):
         # 5 documents: a batch of 4 whose prompts are read in two padded pairs, and a batch of 1.
         # 160 new tokens: a complete answer is about 100; a row that never completes stops there.
         spec = _conf(model).model.backend
-        backend = TransformersBackend(path=spec["path"], gguf_file=spec["gguf_file"], dtype="float32",
-                                      device=device, batch_size=4, prefill_batch_size=2, max_new_tokens=160)
+        backend = TransformersBackend(
+            path=spec["path"],
+            gguf_file=spec["gguf_file"],
+            dtype="float32",
+            device=device,
+            batch_size=4,
+            prefill_batch_size=2,
+            max_new_tokens=160,
+        )
         if backend.attention.windows:  # the windows must matter: prompts longer than them
             requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
             assert min(len(_plain_ids(backend, r)[0]) for r in requests) > backend.model.config.sliding_window
         return backend
+
     return make
 
 
 def _plain_ids(backend, request) -> torch.Tensor:
-    return backend.tokenizer(backend.render(request), add_special_tokens=False,
-                             return_tensors="pt").input_ids.to(backend.device)
+    return backend.tokenizer(backend.render(request), add_special_tokens=False, return_tensors="pt").input_ids.to(
+        backend.device
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("model, drafts", [
-    *(("smollm2-135m", d) for d in ("all", "some", "none")),
-    ("gemma3-270m", "some"),  # the windowed masks: one layout with drafts and without is enough (and slow)
-], indirect=["model"])
+@pytest.mark.parametrize(
+    "model, drafts",
+    [
+        *(("smollm2-135m", d) for d in ("all", "some", "none")),
+        ("gemma3-270m", "some"),  # the windowed masks: one layout with drafts and without is enough (and slow)
+    ],
+    indirect=["model"],
+)
 def test_generate_equals_plain_greedy_decoding(cell, make_backend, device, drafts, monkeypatch):
     backend = make_backend(device)
     requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
@@ -91,12 +100,22 @@ def test_generate_equals_plain_greedy_decoding(cell, make_backend, device, draft
     generations = backend.generate(requests)
     for r, g in zip(requests, generations):
         ids = _plain_ids(backend, r)
-        plain = backend.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                       max_new_tokens=g.n_tokens, pad_token_id=backend.tokenizer.pad_token_id)
-        assert g.text == backend.tokenizer.decode(plain[0, ids.shape[1]:], skip_special_tokens=True), r.doc_id
+        plain = backend.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=g.n_tokens,
+            pad_token_id=backend.tokenizer.pad_token_id,
+        )
+        assert g.text == backend.tokenizer.decode(plain[0, ids.shape[1] :], skip_special_tokens=True), r.doc_id
         if not (r.is_complete(g.text) or g.n_tokens == backend.max_new_tokens):  # stopped early, not cut short:
-            more = backend.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                          max_new_tokens=g.n_tokens + 1, pad_token_id=backend.tokenizer.pad_token_id)
+            more = backend.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                do_sample=False,
+                max_new_tokens=g.n_tokens + 1,
+                pad_token_id=backend.tokenizer.pad_token_id,
+            )
             assert more[0, -1].item() in backend.eos_ids, r.doc_id  # the model ended the answer itself
     assert backend.stats["prefix_tokens"] > 0 and backend.stats["decode_s"] > 0
 
@@ -117,8 +136,9 @@ def test_score_equals_a_plain_forward_pass(cell, make_backend, device):
             logits = backend.model(input_ids=torch.tensor([ids], device=backend.device)).logits[0].float()
         expected = []
         for start, end in spec.spans:
-            flipped = backend.tokenizer(prompt + spec.text[:start] + spec.true_word + spec.text[end:],
-                                        add_special_tokens=False).input_ids
+            flipped = backend.tokenizer(
+                prompt + spec.text[:start] + spec.true_word + spec.text[end:], add_special_tokens=False
+            ).input_ids
             j = next(k for k, (a, b) in enumerate(zip(ids, flipped)) if a != b)
             expected.append(float(torch.sigmoid(logits[j - 1, flipped[j]] - logits[j - 1, ids[j]])))
         assert g.probs == pytest.approx(expected, abs=1e-3), r.doc_id
@@ -152,18 +172,23 @@ def test_generate_applies_the_generation_config_as_the_studys_pipeline_does(cell
 
     # 64 new tokens: the penalty pushes this small model off the template, and
     # the pipeline, token by token, would take minutes to write 512.
-    backend = TransformersBackend(path=str(penalised_model), dtype="float32", device="cpu", batch_size=4,
-                                  prefill_batch_size=2, max_new_tokens=64)
+    backend = TransformersBackend(
+        path=str(penalised_model), dtype="float32", device="cpu", batch_size=4, prefill_batch_size=2, max_new_tokens=64
+    )
     task = replace(cell.task, parser="study", style="study")
     requests = pipeline.build_requests(task, cell.shots, cell.evaluated)
     generations = backend.generate(requests)
     study = hf_pipeline("text-generation", model=backend.model, tokenizer=backend.tokenizer, device=backend.device)
     for r, g in zip(requests, generations):
-        out = study([list(r.messages)], max_new_tokens=g.n_tokens, do_sample=False, return_tensors=True,
-                    pad_token_id=backend.tokenizer.pad_token_id)
+        out = study(
+            [list(r.messages)],
+            max_new_tokens=g.n_tokens,
+            do_sample=False,
+            return_tensors=True,
+            pad_token_id=backend.tokenizer.pad_token_id,
+        )
         ids = out[0][0]["generated_token_ids"]
-        new = ids[len(_plain_ids(backend, r)[0]):]
+        new = ids[len(_plain_ids(backend, r)[0]) :]
         assert g.text == backend.tokenizer.decode(new, skip_special_tokens=True), r.doc_id
     backend.process = None  # the harness's decoding before: the model's own generation config ignored
     assert [g.text for g in backend.generate(requests)] != [g.text for g in generations]  # the penalty matters here
-

@@ -1,33 +1,32 @@
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from harness.backends.keyword import KeywordBackend, normalize
-from harness.config import register
 from harness.records import Request
 
-from .conftest import CONF
+from .conftest import compose_config
 
 
 @pytest.fixture(scope="module")
 def baseline() -> KeywordBackend:
-    register()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["model=keyword-baseline"])
+    cfg = compose_config("model=keyword-baseline")
     spec = OmegaConf.to_container(cfg.model.backend, resolve=True, enum_to_str=True)
     spec.pop("_target_")
     return KeywordBackend(**spec)
 
 
-@pytest.mark.parametrize("text, language, present, absent", [
-    ("پدرم از دیشب تب دارد.", "fa", {"fever"}, {"pain"}),
-    ("تب ندارد، دمایش را اندازه گرفتم.", "fa", set(), {"fever"}),
-    ("هفته پیش تب داشت ولی الان تبش قطع شده.", "fa", set(), {"fever"}),
-    ("روده‌اش مرتب کار می‌کند.", "fa", set(), {"fever"}),  # تب inside مرتب is not a word start
-    ("مادرم اشتها ندارد و تقریباً چیزی نمی‌خورد.", "fa", {"appetite"}, set()),
-    ("My father has severe back pain. He doesn't have a fever.", "en", {"pain"}, {"fever"}),
-    ("His bone pain is not relieved by painkillers.", "en", {"pain"}, set()),
-])
+@pytest.mark.parametrize(
+    "text, language, present, absent",
+    [
+        ("پدرم از دیشب تب دارد.", "fa", {"fever"}, {"pain"}),
+        ("تب ندارد، دمایش را اندازه گرفتم.", "fa", set(), {"fever"}),
+        ("هفته پیش تب داشت ولی الان تبش قطع شده.", "fa", set(), {"fever"}),
+        ("روده‌اش مرتب کار می‌کند.", "fa", set(), {"fever"}),  # تب inside مرتب is not a word start
+        ("مادرم اشتها ندارد و تقریباً چیزی نمی‌خورد.", "fa", {"appetite"}, set()),
+        ("My father has severe back pain. He doesn't have a fever.", "en", {"pain"}, {"fever"}),
+        ("His bone pain is not relieved by painkillers.", "en", {"pain"}, set()),
+    ],
+)
 def test_lexicon_with_negation_and_resolution(baseline, text, language, present, absent):
     labels = baseline.predict(text, language)
     assert {k for k in present if labels[k]} == present

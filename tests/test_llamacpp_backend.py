@@ -42,19 +42,15 @@ def cell_and_spec(model):
     """The cell the real configs compose (its documents as the route reads
     them) and the model config's backend arguments."""
     from harness.cell import route_of
-    from harness.config import register, typed
-    from hydra import compose, initialize_config_dir
 
-    from .conftest import CONF
+    from .conftest import composed
 
-    register()
     overrides = [f"model={model}", f"route={MODELS[model]}", "prompt.shots=1", "dataset.limit=4"]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        conf = typed(compose(config_name="config", overrides=overrides))[0]
+    conf = composed(*overrides)[0]
     cell = composed_cell(*overrides)
     read = route_of(conf).read(cell.shots + cell.evaluated, cell.language).documents
     backend_spec = {k: v for k, v in conf.model.backend.items() if k != "_target_"}
-    return replace(cell, shots=read[:len(cell.shots)], evaluated=read[len(cell.shots):]), backend_spec
+    return replace(cell, shots=read[: len(cell.shots)], evaluated=read[len(cell.shots) :]), backend_spec
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +61,9 @@ def backend(cell_and_spec) -> LlamaCppBackend:
 def _plain(backend):
     import llama_cpp
 
-    return llama_cpp.Llama(model_path=backend.llama.model_path, n_ctx=backend.context, n_threads=backend.n_threads,
-                           verbose=False)
+    return llama_cpp.Llama(
+        model_path=backend.llama.model_path, n_ctx=backend.context, n_threads=backend.n_threads, verbose=False
+    )
 
 
 def _next_logits(plain, tokens) -> np.ndarray:
@@ -77,7 +74,7 @@ def _next_logits(plain, tokens) -> np.ndarray:
     return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(plain._ctx.ctx, -1), shape=(plain.n_vocab(),)).copy()
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_generate_without_drafts_gives_llama_cpp_greedy_tokens(cell_and_spec, backend):
     cell, _ = cell_and_spec
     requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
@@ -98,7 +95,7 @@ def test_generate_without_drafts_gives_llama_cpp_greedy_tokens(cell_and_spec, ba
     assert backend.stats["prompt_tokens"] < rows - 2 * 300  # documents after the first read only their own tokens
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_generate_with_drafts_takes_the_greedy_tokens(cell_and_spec, backend):
     cell, _ = cell_and_spec
     requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
@@ -116,7 +113,7 @@ def test_generate_with_drafts_takes_the_greedy_tokens(cell_and_spec, backend):
     assert backend.stats["decode_s"] > 0
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_score_equals_one_plain_read(cell_and_spec, backend):
     """P(true) at each field from one read of the whole prompt and template,
     each value's token found where the True and False answers part."""
@@ -131,8 +128,9 @@ def test_score_equals_one_plain_read(cell_and_spec, backend):
         plain.reset()
         expected, read = [], 0
         for start, end in spec.spans:
-            flipped = backend._row(replace(r, score=replace(spec, text=spec.text[:start] + spec.true_word +
-                                                             spec.text[end:])))
+            flipped = backend._row(
+                replace(r, score=replace(spec, text=spec.text[:start] + spec.true_word + spec.text[end:]))
+            )
             j = next(k for k, (a, b) in enumerate(zip(ids, flipped)) if a != b)
             logits, read = _next_logits(plain, ids[read:j]), j
             expected.append(float(logits[flipped[j]] - logits[ids[j]]))
@@ -142,13 +140,21 @@ def test_score_equals_one_plain_read(cell_and_spec, backend):
         assert prompt and got == pytest.approx(expected, abs=READS), r.doc_id
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_a_run_through_llama_cpp_logs_its_peak_memory(workdir):
     require(importlib.util.find_spec("llama_cpp") is not None, "llama-cpp-python")
     import mlflow
 
-    done = run_harness("model=smollm2-135m-llamacpp", "route=reference", "prompt.mode=score", "prompt.shots=1",
-                       "dataset.limit=2", f"dataset.path={DEMO}", "tracking.experiment=llamacpp", cwd=workdir)
+    done = run_harness(
+        "model=smollm2-135m-llamacpp",
+        "route=reference",
+        "prompt.mode=score",
+        "prompt.shots=1",
+        "dataset.limit=2",
+        f"dataset.path={DEMO}",
+        "tracking.experiment=llamacpp",
+        cwd=workdir,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
     mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
@@ -159,11 +165,14 @@ def test_a_run_through_llama_cpp_logs_its_peak_memory(workdir):
     assert run.data.metrics["throughput/prompt_tokens_per_s"] > 0
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"draft_tokens": -1}, "model.backend.draft_tokens must be a whole number"),
-    ({"n_threads": 0}, "model.backend.n_threads must be auto or a whole number"),
-    ({"gguf_file": "missing.gguf"}, "missing.gguf does not exist (model.backend.gguf_file)"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"draft_tokens": -1}, "model.backend.draft_tokens must be a whole number"),
+        ({"n_threads": 0}, "model.backend.n_threads must be auto or a whole number"),
+        ({"gguf_file": "missing.gguf"}, "missing.gguf does not exist (model.backend.gguf_file)"),
+    ],
+)
 def test_bad_llama_cpp_settings_are_one_clear_error(settings, message):
     require(importlib.util.find_spec("llama_cpp") is not None, "llama-cpp-python")
     with pytest.raises(HarnessError, match=re.escape(message)):  # before any model is loaded

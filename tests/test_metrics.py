@@ -57,8 +57,11 @@ def test_summary_is_median_and_mean_over_features():
     assert s["mean/macro_f1"] == pytest.approx(float(np.mean(f1)))
     assert s["feature/c/missing"] == 1 and s["missing/count"] == 1
     assert s["missing/rate"] == pytest.approx(1 / 6)
-    assert set(s) >= {f"{agg}/{m}" for agg in ("median", "mean")
-                      for m in ("accuracy", "precision", "sensitivity", "specificity", "macro_f1", "mcc")}
+    assert set(s) >= {
+        f"{agg}/{m}"
+        for agg in ("median", "mean")
+        for m in ("accuracy", "precision", "sensitivity", "specificity", "macro_f1", "mcc")
+    }
 
 
 def test_latency_summary():

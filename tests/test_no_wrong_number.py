@@ -46,6 +46,7 @@ def _finished(workdir):
 
 # 1. Resume knows the data changed ------------------------------------------------------------
 
+
 def test_a_finished_cell_reruns_when_its_labels_change(workdir, caplog):
     data = _write(workdir / "calls.jsonl", _rows())
     cfg = _cfg(workdir, "model=keyword-baseline", f"dataset.path={data}")
@@ -69,8 +70,9 @@ def test_a_checkpoint_is_used_only_for_the_data_and_experiment_it_was_made_on(wo
     def planted(*more):
         p = plan(*typed(_cfg(workdir, *overrides, *more)))
         every_field_true = "{" + ",\n".join(f"{n}: True" for n in p.cell.task.names) + "}"
-        checkpoint.append(p.checkpoint, [Generation(doc_id=d.id, text=every_field_true, latency_s=0.0)
-                                         for d in p.cell.evaluated])
+        checkpoint.append(
+            p.checkpoint, [Generation(doc_id=d.id, text=every_field_true, latency_s=0.0) for d in p.cell.evaluated]
+        )
         return p
 
     planted()
@@ -92,28 +94,39 @@ def test_what_changes_no_prediction_is_not_part_of_a_cell():
     assert hash_of("chunk_size=7", "model.backend.batch_size=2", "tracking.experiment=x", "resume=false") == base
     assert hash_of("seed=1") != base and hash_of("prompt.shots=2") != base
     conf, plain = typed(compose_config("model=keyword-baseline"))
-    ident = identity.cell_identity(plain, reads_prompt=False, learns_from_pool=False, translates=False,
-                                   dataset_digest="d", pool_digest=None, shot_ids=[])
+    ident = identity.cell_identity(
+        plain,
+        reads_prompt=False,
+        learns_from_pool=False,
+        translates=False,
+        dataset_digest="d",
+        pool_digest=None,
+        shot_ids=[],
+    )
     assert ident["prompt"] == {} and "seed" not in ident  # a baseline reads no prompt
 
 
 # 2. and 4. Settings and inputs are checked before a run exists --------------------------------
 
-@pytest.mark.parametrize("overrides, message", [
-    (["chunk_size=-1"], "chunk_size=-1 is out of range: it must be >= 1"),
-    (["chunk_size=0"], "chunk_size=0 is out of range"),
-    (["dataset.limit=-1"], "dataset.limit=-1 is out of range"),
-    (["dataset.limit=0"], "dataset.limit=0 is out of range"),
-    (["model=scripted", "prompt.selection=balanced", "prompt.shots=-2"], "prompt.shots=-2 is out of range"),
-    (["seed=4294967296"], "seed=4294967296 is out of range"),
-    (["split.seed=-1"], "split.seed=-1 is out of range"),
-    (["split.pool=0.5", "split.dev=0.5"], "leave room for a test split"),
-    (["split.pool=0.6", "split.dev=0.399"], "no documents to evaluate"),
-    (["model=tfidf-logreg", "split.pool=0"], "trains on the example pool, which is empty"),
-    (["model=tfidf-logreg", "split.evaluate=all"], "split.evaluate=all would score the pool documents"),
-    (["model=scripted", "prompt.threshold=1.5"], "prompt.threshold must be a number between 0 and 1"),
-    (["tracking.experiment= "], "tracking.experiment is empty"),
-])
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["chunk_size=-1"], "chunk_size=-1 is out of range: it must be >= 1"),
+        (["chunk_size=0"], "chunk_size=0 is out of range"),
+        (["dataset.limit=-1"], "dataset.limit=-1 is out of range"),
+        (["dataset.limit=0"], "dataset.limit=0 is out of range"),
+        (["model=scripted", "prompt.selection=balanced", "prompt.shots=-2"], "prompt.shots=-2 is out of range"),
+        (["seed=4294967296"], "seed=4294967296 is out of range"),
+        (["split.seed=-1"], "split.seed=-1 is out of range"),
+        (["split.pool=0.5", "split.dev=0.5"], "leave room for a test split"),
+        (["split.pool=0.6", "split.dev=0.399"], "no documents to evaluate"),
+        (["model=tfidf-logreg", "split.pool=0"], "trains on the example pool, which is empty"),
+        (["model=tfidf-logreg", "split.evaluate=all"], "split.evaluate=all would score the pool documents"),
+        (["model=scripted", "prompt.threshold=1.5"], "prompt.threshold must be a number between 0 and 1"),
+        (["tracking.experiment= "], "tracking.experiment is empty"),
+    ],
+)
 def test_bad_settings_fail_before_a_run_exists(workdir, overrides, message):
     with pytest.raises(HarnessError, match=message):
         run_config(_cfg(workdir, "model=keyword-baseline", "dataset.limit=5", *overrides))
@@ -122,10 +135,20 @@ def test_bad_settings_fail_before_a_run_exists(workdir, overrides, message):
 
 def test_a_baseline_ignores_the_prompt_settings_it_never_reads(workdir):
     tiny = _write(workdir / "tiny.jsonl", _rows(3))  # too few for 3 examples, which a baseline never reads
-    assert not math.isnan(run_config(_cfg(workdir, "model=keyword-baseline", f"dataset.path={tiny}",
-                                          "split.pool=0", "split.dev=0")))
-    run_config(_cfg(workdir, "model=keyword-baseline", f"dataset.path={tiny}", "split.pool=0", "split.dev=0",
-                    "prompt.threshold=0.9", "prompt.shots=5"))
+    assert not math.isnan(
+        run_config(_cfg(workdir, "model=keyword-baseline", f"dataset.path={tiny}", "split.pool=0", "split.dev=0"))
+    )
+    run_config(
+        _cfg(
+            workdir,
+            "model=keyword-baseline",
+            f"dataset.path={tiny}",
+            "split.pool=0",
+            "split.dev=0",
+            "prompt.threshold=0.9",
+            "prompt.shots=5",
+        )
+    )
     runs = _finished(workdir)
     assert list(runs["tags.mlflow.runName"]) == ["keyword-baseline|native"]  # one cell, one run
 
@@ -137,33 +160,49 @@ def test_a_feature_key_mlflow_refuses_and_unwritable_folders_fail_before_a_run(w
     with pytest.raises(HarnessError, match="MLflow refuses the metric name 'feature/pain\\?/macro_f1'"):
         run_config(cfg)
     (workdir / "a-file").write_text("")
-    for override, key in ((f"tracking.checkpoints={workdir}/a-file/c", "tracking.checkpoints"),
-                          (f"tracking.artifact_location={workdir}/a-file/art", "tracking.artifact_location")):
+    for override, key in (
+        (f"tracking.checkpoints={workdir}/a-file/c", "tracking.checkpoints"),
+        (f"tracking.artifact_location={workdir}/a-file/art", "tracking.artifact_location"),
+    ):
         with pytest.raises(HarnessError, match=f"{key}=.*cannot write there"):
-            run_config(_cfg(workdir, "model=keyword-baseline", "dataset.limit=5", override,
-                            f"tracking.experiment={key}"))
+            run_config(
+                _cfg(workdir, "model=keyword-baseline", "dataset.limit=5", override, f"tracking.experiment={key}")
+            )
     assert _finished(workdir).empty and store_runs(workdir).get("status", []).tolist() == []
 
 
 # 5. The store's failures are one line --------------------------------------------------------
 
-@pytest.mark.parametrize("uri, message", [
-    ("sqlite:////proc/harness/m.db", "cannot create its folder /proc/harness"),
-    ("foo://somewhere", "unknown scheme 'foo'"),
-    ("mysql://alice:s3cret@127.0.0.1:1/db", "needs the database driver MySQLdb"),
-])
+
+@pytest.mark.parametrize(
+    "uri, message",
+    [
+        ("sqlite:////proc/harness/m.db", "cannot create its folder /proc/harness"),
+        ("foo://somewhere", "unknown scheme 'foo'"),
+        ("mysql://alice:s3cret@127.0.0.1:1/db", "needs the database driver MySQLdb"),
+    ],
+)
 def test_an_unusable_store_is_one_clear_error(workdir, uri, message):
     with pytest.raises(HarnessError, match=message) as e:
-        run_config(compose_config("model=keyword-baseline", "dataset.limit=5", f"tracking.uri={uri}",
-                                  f"tracking.checkpoints={workdir}/c"))
+        run_config(
+            compose_config(
+                "model=keyword-baseline", "dataset.limit=5", f"tracking.uri={uri}", f"tracking.checkpoints={workdir}/c"
+            )
+        )
     assert "s3cret" not in str(e.value)
 
 
 def test_an_unreachable_server_answers_at_once(workdir):
     uri = f"http://alice:s3cret@127.0.0.1:{free_port()}"
     with pytest.raises(HarnessError, match="cannot connect within 2 s") as e:
-        run_config(compose_config("model=keyword-baseline", f"tracking.uri={uri}", "tracking.timeout_s=2",
-                                  f"tracking.checkpoints={workdir}/c"))
+        run_config(
+            compose_config(
+                "model=keyword-baseline",
+                f"tracking.uri={uri}",
+                "tracking.timeout_s=2",
+                f"tracking.checkpoints={workdir}/c",
+            )
+        )
     assert "s3cret" not in str(e.value) and "alice:***@" in str(e.value)
 
 
@@ -176,14 +215,25 @@ def test_a_deleted_experiment_is_one_clear_error(workdir):
         run_config(cfg)
 
 
+@pytest.mark.cli
 def test_a_read_only_store_is_one_clear_error(workdir):
     run_config(_cfg(workdir, "model=keyword-baseline", "dataset.limit=5"))  # a finished cell
     if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
         pytest.skip("a private mount namespace (unshare -m) is not allowed here")
     mlruns = workdir / "mlruns"
     overrides = " ".join(store_overrides(workdir) + ["model=keyword-baseline", "dataset.limit=5"])
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind -o ro {mlruns} {mlruns} && "
-                           f"{sys.executable} -m harness {overrides}"], capture_output=True, text=True, cwd=workdir)
+    proc = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f"mount --bind -o ro {mlruns} {mlruns} && {sys.executable} -m harness {overrides}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+    )
     errors = [line for line in proc.stderr.splitlines() if line.startswith("harness: error:")]
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(errors) == 1, proc.stderr[-2000:]
     assert "Read-only file system" in errors[0]
@@ -196,17 +246,34 @@ def test_a_full_disk_is_one_line(capsys):
     with pytest.raises(SystemExit) as e:
         exit_on_user_error("harness", body)
     assert e.value.code == 2
-    assert capsys.readouterr().err == ("harness: error: cannot write mlruns/checkpoints/x.jsonl: "
-                                       "No space left on device\n")
+    assert capsys.readouterr().err == (
+        "harness: error: cannot write mlruns/checkpoints/x.jsonl: No space left on device\n"
+    )
 
 
 # 6. Ctrl-C, 8. one process per cell ----------------------------------------------------------
 
+
+@pytest.mark.cli
 def test_ctrl_c_marks_the_run_killed_and_resume_continues(workdir):
-    args = [sys.executable, "-m", "harness", "model=scripted", "model.backend.delay_s=0.05", "chunk_size=4",
-            "dataset.limit=60", *store_overrides(workdir)]
-    proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    args = [
+        sys.executable,
+        "-m",
+        "harness",
+        "model=scripted",
+        "model.backend.delay_s=0.05",
+        "chunk_size=4",
+        "dataset.limit=60",
+        *store_overrides(workdir),
+    ]
+    proc = subprocess.Popen(
+        args,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     for line in proc.stdout:  # Hydra logs to stdout
         if "8/60 documents" in line:
             break
@@ -214,7 +281,8 @@ def test_ctrl_c_marks_the_run_killed_and_resume_continues(workdir):
     err = proc.stderr.read()
     assert proc.wait(60) == 130 and "Traceback" not in err
     assert [line for line in err.splitlines() if line.startswith("harness:")] == [
-        "harness: interrupted (a run it had started is marked KILLED; the same command resumes it)"]
+        "harness: interrupted (a run it had started is marked KILLED; the same command resumes it)"
+    ]
     assert list(store_runs(workdir)["status"]) == ["KILLED"]
     done = subprocess.run(args, cwd=workdir, capture_output=True, text=True)
     assert done.returncode == 0 and "resuming: " in done.stdout, done.stderr[-2000:]
@@ -235,10 +303,18 @@ def test_a_cell_another_process_is_running_is_skipped(workdir, caplog):
 
 # 4. A sweep goes on past a failing cell; 5. Hydra's errors and files -------------------------
 
+
+@pytest.mark.cli
 def test_a_sweep_reports_a_failing_cell_and_runs_the_others(workdir):
     uri = f"http://alice:s3cret@127.0.0.1:{free_port()}"
-    proc = run_harness("-m", "model=tfidf-logreg,keyword-baseline", "split.evaluate=all", "dataset.limit=5",
-                       *store_overrides(workdir), cwd=workdir)
+    proc = run_harness(
+        "-m",
+        "model=tfidf-logreg,keyword-baseline",
+        "split.evaluate=all",
+        "dataset.limit=5",
+        *store_overrides(workdir),
+        cwd=workdir,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("harness:")]
     assert len(lines) == 2 and "[model=tfidf-logreg" in lines[0] and "split.evaluate=all would score" in lines[0]
@@ -250,11 +326,15 @@ def test_a_sweep_reports_a_failing_cell_and_runs_the_others(workdir):
     assert written and not [p for p in written if "s3cret" in p.read_text(encoding="utf-8")]
 
 
-@pytest.mark.parametrize("override, fragment", [
-    ("tracking.log_text=all", "tracking.log_text: Invalid value 'all', expected one of [full, hashed, none]"),
-    ("prompt.shots=three", "prompt.shots: Value 'three'"),
-    ("model=qwen-7b", "Could not find 'model/qwen-7b'; available: alif-8b,"),
-])
+@pytest.mark.cli
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("tracking.log_text=all", "tracking.log_text: Invalid value 'all', expected one of [full, hashed, none]"),
+        ("prompt.shots=three", "prompt.shots: Value 'three'"),
+        ("model=qwen-7b", "Could not find 'model/qwen-7b'; available: alif-8b,"),
+    ],
+)
 def test_a_bad_config_value_is_one_line_naming_the_key(workdir, override, fragment):
     proc = run_harness(override, cwd=workdir)
     assert proc.returncode == 2 and "HYDRA_FULL_ERROR" not in proc.stderr and "Traceback" not in proc.stderr
@@ -274,6 +354,7 @@ def test_report_out_and_experiment_names_stay_where_they_belong(workdir, capsys,
 
 
 # 7. Only "\n" ends a JSONL line ---------------------------------------------------------------
+
 
 def test_an_id_holding_a_line_separator_survives_the_run_and_the_report(workdir):
     from harness.tracking import result_runs

@@ -76,31 +76,47 @@ def test_score_template_spans_point_at_the_values():
 # to the next comma; "True" in it -> True, else "False" in it -> False, else None.
 STUDY_CASES = [
     # (answer, study parser, strict template parser)
-    ("Patient requested a doctor's visit: True,\nFever: False,\nPain: True, ",  # the study's own example layout
-     [True, False, True], [True, False, True]),
-    ("{Patient requested a doctor's visit: False,\nFever: True,\nPain: False,}",  # its empty template's layout
-     [False, True, False], [False, True, False]),
-    ("Patient requested a doctor's visit: **True**,\nFever: True.\nPain: Yes (False),",  # decorated values
-     [True, True, False], [None, None, None]),
-    ("Patient requested a doctor's visit: true,\nFever: false,\nPain: FALSE,",  # lowercase: missing both ways
-     [None, None, None], [None, None, None]),
+    (
+        "Patient requested a doctor's visit: True,\nFever: False,\nPain: True, ",  # the study's own example layout
+        [True, False, True],
+        [True, False, True],
+    ),
+    (
+        "{Patient requested a doctor's visit: False,\nFever: True,\nPain: False,}",  # its empty template's layout
+        [False, True, False],
+        [False, True, False],
+    ),
+    (
+        "Patient requested a doctor's visit: **True**,\nFever: True.\nPain: Yes (False),",  # decorated values
+        [True, True, False],
+        [None, None, None],
+    ),
+    (
+        "Patient requested a doctor's visit: true,\nFever: false,\nPain: FALSE,",  # lowercase: missing both ways
+        [None, None, None],
+        [None, None, None],
+    ),
     # Fever dropped: read from index 4 ("ent requested ... True"), so it copies the first value
     ("Patient requested a doctor's visit: True,\nPain: False,", [True, True, False], [True, None, False]),
     # no commas: each value runs to the end of the answer; "True" anywhere in it wins
-    ("Patient requested a doctor's visit: True\nFever: False\nPain: False", [True, False, False],
-     [None, None, False]),
-    ("Patient requested a doctor's visit: False\nFever: False\nPain: True", [True, True, True],
-     [None, None, True]),
+    ("Patient requested a doctor's visit: True\nFever: False\nPain: False", [True, False, False], [None, None, False]),
+    ("Patient requested a doctor's visit: False\nFever: False\nPain: True", [True, True, True], [None, None, True]),
     # no colon: a plain substring match is enough for the study
-    ("Patient requested a doctor's visit False, Fever True, Pain False,", [False, True, False],
-     [None, None, None]),
-    ("Sure! Here is the template: Patient requested a doctor's visit: False, Fever: True, Pain: False, "
-     "I hope this is True", [False, True, False], [False, True, False]),  # prose around the answer
+    ("Patient requested a doctor's visit False, Fever True, Pain False,", [False, True, False], [None, None, None]),
+    (
+        "Sure! Here is the template: Patient requested a doctor's visit: False, Fever: True, Pain: False, "
+        "I hope this is True",
+        [False, True, False],
+        [False, True, False],
+    ),  # prose around the answer
     # truncated after field 1: Fever reads from index 4, Pain from index 3, both inside field 1
     ("Patient requested a doctor's visit: True,\nFev", [True, True, True], [True, None, None]),
-    ("Patient requested a doctor's visit: False,\nFever: False,\nPain: False,\n"  # the template repeated:
-     "Patient requested a doctor's visit: True,\nFever: True,\nPain: True,", [False, False, False],
-     [False, False, False]),  # the first occurrence counts
+    (
+        "Patient requested a doctor's visit: False,\nFever: False,\nPain: False,\n"  # the template repeated:
+        "Patient requested a doctor's visit: True,\nFever: True,\nPain: True,",
+        [False, False, False],
+        [False, False, False],
+    ),  # the first occurrence counts
     ("", [None, None, None], [None, None, None]),  # an empty answer: index past the end reads nothing
     ("True", [None, None, None], [None, None, None]),  # too short to reach index len(name) - 1
 ]

@@ -19,8 +19,12 @@ from .conftest import CONF, DEMO, composed_cell, require, run_harness
 
 
 def _store(workdir, experiment="harness"):
-    return [f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db", f"tracking.artifact_location={workdir}/mlruns/a",
-            f"tracking.checkpoints={workdir}/mlruns/checkpoints", f"tracking.experiment={experiment}"]
+    return [
+        f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db",
+        f"tracking.artifact_location={workdir}/mlruns/a",
+        f"tracking.checkpoints={workdir}/mlruns/checkpoints",
+        f"tracking.experiment={experiment}",
+    ]
 
 
 def test_secrets_never_reach_params():
@@ -30,10 +34,19 @@ def test_secrets_never_reach_params():
     assert logged["tracking.uri"] == "https://alice:***@mlflow.hospital.local/"
 
 
-@pytest.mark.parametrize("key, secret", [("hf_token", True), ("model.backend.api_key", True),
-                                         ("db.password", True), ("token", True), ("client_secret", True),
-                                         ("model.backend.max_new_tokens", False), ("model.backend.draft_tokens", False),
-                                         ("model.backend.api_key_env", False)])
+@pytest.mark.parametrize(
+    "key, secret",
+    [
+        ("hf_token", True),
+        ("model.backend.api_key", True),
+        ("db.password", True),
+        ("token", True),
+        ("client_secret", True),
+        ("model.backend.max_new_tokens", False),
+        ("model.backend.draft_tokens", False),
+        ("model.backend.api_key_env", False),
+    ],
+)
 def test_which_params_are_secret(key, secret):
     assert (redact(key, "v") == "***") is secret
 
@@ -44,15 +57,29 @@ def test_text_policies():
     assert text_for_log("تب دارد", "none") is None
 
 
+@pytest.mark.cli
 def test_log_text_none_leaves_no_transcript_in_the_store(workdir, demo_rows):
-    proc = run_harness("-m", "route=native,reference", "model=keyword-baseline", "tracking.log_text=none",
-                       "dataset.limit=5", f"dataset.path={DEMO}", *_store(workdir), cwd=workdir)
+    proc = run_harness(
+        "-m",
+        "route=native,reference",
+        "model=keyword-baseline",
+        "tracking.log_text=none",
+        "dataset.limit=5",
+        f"dataset.path={DEMO}",
+        *_store(workdir),
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     # Every sentence of every transcript and reference: none may appear anywhere under mlruns/.
     # (Phrases that the prompt wording itself uses, such as the service's name, are not transcript text.)
     wording = " ".join(p.read_text(encoding="utf-8") for p in CONF.rglob("*.yaml"))
-    fragments = {s.strip() for r in demo_rows for t in (r["text"], r["translation_en"])
-                 for s in re.split(r"[.؟?،,\n]", t) if len(s.strip()) > 12 and s.strip() not in wording}
+    fragments = {
+        s.strip()
+        for r in demo_rows
+        for t in (r["text"], r["translation_en"])
+        for s in re.split(r"[.؟?،,\n]", t)
+        if len(s.strip()) > 12 and s.strip() not in wording
+    }
     blobs = [p.read_bytes() for p in (workdir / "mlruns").rglob("*") if p.is_file()]
     leaked = [f for f in fragments if any(f.encode() in b for b in blobs)]
     assert not leaked, leaked[:3]
@@ -62,15 +89,20 @@ def test_log_text_none_leaves_no_transcript_in_the_store(workdir, demo_rows):
     assert row["raw_output"] is None and set(row["pred"]) == set(row["gold"])
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_kill_minus_nine_then_rerun_gives_the_uninterrupted_predictions(workdir):
     args = ["prompt.mode=score", "prompt.shots=1", "dataset.limit=8", "chunk_size=2", f"dataset.path={DEMO}"]
     reference = run_harness(*args, *_store(workdir, "clean"), cwd=workdir)
     assert reference.returncode == 0, reference.stderr[-2000:]
 
     store = _store(workdir, "killed")
-    victim = subprocess.Popen([sys.executable, "-m", "harness", *args, *store], cwd=workdir,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "harness", *args, *store],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     checkpoints = workdir / "mlruns" / "checkpoints"
 
     def saved_lines() -> int:
@@ -93,8 +125,11 @@ def test_kill_minus_nine_then_rerun_gives_the_uninterrupted_predictions(workdir)
     assert sorted(runs["status"]) == ["FAILED", "FINISHED"]  # the dead run is not left RUNNING
     clean = mlflow.search_runs(experiment_names=["clean"]).iloc[0]
     done = runs[runs["status"] == "FINISHED"].iloc[0]
-    load = lambda run_id: [json.loads(line) for line in mlflow.artifacts.load_text(
-        f"runs:/{run_id}/predictions.jsonl").splitlines()]
+
+    def load(run_id):
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/predictions.jsonl")
+        return [json.loads(line) for line in text.splitlines()]
+
     a, b = load(clean.run_id), load(done.run_id)
     assert [r["id"] for r in b] == [r["id"] for r in a] and len({r["id"] for r in b}) == 8
     assert [(r["pred"], r["prob"]) for r in b] == [(r["pred"], r["prob"]) for r in a]
@@ -105,31 +140,61 @@ def test_kill_minus_nine_then_rerun_gives_the_uninterrupted_predictions(workdir)
     assert len(mlflow.search_runs(experiment_names=["killed"])) == 2
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_a_sweep_opens_no_connection_beyond_loopback(workdir):
     require(shutil.which("strace") is not None, "strace (apt-get install strace)")
     trace = workdir / "connect.trace"
-    proc = subprocess.run(["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(trace), sys.executable, "-m",
-                           "harness", "-m", "model=keyword-baseline,smollm2-135m", "route=native,translate",
-                           "dataset.limit=2", "prompt.shots=1", "prompt.mode=score", f"dataset.path={DEMO}",
-                           "translator.model.backend.max_new_tokens=64",  # plumbing, not translation quality
-                           f"translator.cache={workdir}/t.sqlite", *_store(workdir)],
-                          cwd=workdir, capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=connect",
+            "-o",
+            str(trace),
+            sys.executable,
+            "-m",
+            "harness",
+            "-m",
+            "model=keyword-baseline,smollm2-135m",
+            "route=native,translate",
+            "dataset.limit=2",
+            "prompt.shots=1",
+            "prompt.mode=score",
+            f"dataset.path={DEMO}",
+            "translator.model.backend.max_new_tokens=64",  # plumbing, not translation quality
+            f"translator.cache={workdir}/t.sqlite",
+            *_store(workdir),
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     calls = [line for line in trace.read_text().splitlines() if "connect(" in line]
-    outside = [c for c in calls if ("AF_INET" in c and not re.search(r'inet_addr\("127\.|inet_pton\(AF_INET6, "::1"', c))]
+    outside = [
+        c for c in calls if ("AF_INET" in c and not re.search(r'inet_addr\("127\.|inet_pton\(AF_INET6, "::1"', c))
+    ]
     assert not outside, outside[:5]
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_a_transcript_longer_than_the_context_stops_or_is_cut_and_counted(workdir, demo_rows):
     cell = composed_cell(f"dataset.path={DEMO}")
     first_test = cell.evaluated[0].id  # the first document scored
     rows = [{**r, "text": r["text"] * 12} if r["id"] == first_test else r for r in demo_rows]
     path = workdir / "long.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    common = ["prompt.mode=score", "prompt.shots=1", "model.backend.max_context=2048", "dataset.limit=2",
-              f"dataset.path={path}", *_store(workdir)]
+    common = [
+        "prompt.mode=score",
+        "prompt.shots=1",
+        "model.backend.max_context=2048",
+        "dataset.limit=2",
+        f"dataset.path={path}",
+        *_store(workdir),
+    ]
     stopped = run_harness(*common, cwd=workdir)
     assert stopped.returncode == 2 and "exceeds the model's context of 2048" in stopped.stderr
     assert first_test in stopped.stderr and "Traceback" not in stopped.stderr

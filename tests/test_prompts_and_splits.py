@@ -3,7 +3,14 @@ import re
 import pytest
 
 from harness.errors import HarnessError
-from harness.prompts import answer_regex, build_messages, empty_template, filled_template, score_template, template_draft
+from harness.prompts import (
+    answer_regex,
+    build_messages,
+    empty_template,
+    filled_template,
+    score_template,
+    template_draft,
+)
 from harness.protocol import STUDY_NAMES, STUDY_TEMPLATE_NAMES
 from harness.records import Document
 from harness.splits import evaluated_split, random_shots, split_ids
@@ -17,34 +24,52 @@ def test_braces_layout():
 # The reference study's English template and an example answer, as its code
 # builds them (facts: braces and a trailing comma in the empty template, which
 # spells field 1 "requested for"; no braces and a trailing ", " in the answers).
-STUDY_EMPTY = ("{Patient requested for doctor's visit: ,\nPsychiatric and psychological complaints: ,\n"
-               "Sleep disorders: ,\nLoss of appetite: ,\nSeizures: ,\nWeakness and fatigue: ,\n"
-               "Decreased level of consciousness: ,\nFever: ,\nRespiratory complaints: ,\n"
-               "Insurance/treatment cost issues: ,\nUrinary tract issues: ,\nPain: ,\nGastrointestinal issues: ,}")
-STUDY_ANSWER = ("Patient requested a doctor's visit: True,\nPsychiatric and psychological complaints: False,\n"
-                "Sleep disorders: False,\nLoss of appetite: True,\nSeizures: False,\nWeakness and fatigue: False,\n"
-                "Decreased level of consciousness: False,\nFever: True,\nRespiratory complaints: False,\n"
-                "Insurance/treatment cost issues: False,\nUrinary tract issues: False,\nPain: True,\n"
-                "Gastrointestinal issues: False, ")
+STUDY_EMPTY = (
+    "{Patient requested for doctor's visit: ,\nPsychiatric and psychological complaints: ,\n"
+    "Sleep disorders: ,\nLoss of appetite: ,\nSeizures: ,\nWeakness and fatigue: ,\n"
+    "Decreased level of consciousness: ,\nFever: ,\nRespiratory complaints: ,\n"
+    "Insurance/treatment cost issues: ,\nUrinary tract issues: ,\nPain: ,\nGastrointestinal issues: ,}"
+)
+STUDY_ANSWER = (
+    "Patient requested a doctor's visit: True,\nPsychiatric and psychological complaints: False,\n"
+    "Sleep disorders: False,\nLoss of appetite: True,\nSeizures: False,\nWeakness and fatigue: False,\n"
+    "Decreased level of consciousness: False,\nFever: True,\nRespiratory complaints: False,\n"
+    "Insurance/treatment cost issues: False,\nUrinary tract issues: False,\nPain: True,\n"
+    "Gastrointestinal issues: False, "
+)
 
 
 def test_study_layout_and_spelling_match_the_studys_strings():
     values = [v == "True" for v in re.findall(r": (True|False)", STUDY_ANSWER)]
-    msgs = build_messages(system="Rules.\n{template}", lead_in="{text}", names=STUDY_NAMES["en"], fmt="template",
-                          shots=[("call", values)], query="q", style="study",
-                          template_names=STUDY_TEMPLATE_NAMES["en"])
+    msgs = build_messages(
+        system="Rules.\n{template}",
+        lead_in="{text}",
+        names=STUDY_NAMES["en"],
+        fmt="template",
+        shots=[("call", values)],
+        query="q",
+        style="study",
+        template_names=STUDY_TEMPLATE_NAMES["en"],
+    )
     assert msgs[0]["content"] == "Rules.\n" + STUDY_EMPTY
     assert msgs[2]["content"] == STUDY_ANSWER
     assert re.fullmatch(answer_regex(STUDY_NAMES["en"], "template", "study"), STUDY_ANSWER)
     spec = score_template(STUDY_NAMES["en"], "template", "study")
     assert spec.text == STUDY_ANSWER.replace("True", "False")
     assert template_draft("Patient requested a doctor's visit: True,\nPsy", spec).endswith(
-        "Gastrointestinal issues: False, ")
+        "Gastrointestinal issues: False, "
+    )
 
 
 def test_layout_system_then_shot_pairs_then_query():
-    msgs = build_messages(system="Rules.\n{template}", lead_in="Call:\n{text}", names=["A", "B"], fmt="template",
-                          shots=[("one {x}", [True, False]), ("two", [False, False])], query="three")
+    msgs = build_messages(
+        system="Rules.\n{template}",
+        lead_in="Call:\n{text}",
+        names=["A", "B"],
+        fmt="template",
+        shots=[("one {x}", [True, False]), ("two", [False, False])],
+        query="three",
+    )
     assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert msgs[0]["content"] == "Rules.\n{A: ,\nB: }"
     assert msgs[1]["content"] == "Call:\none {x}"  # braces in a transcript are left alone
@@ -52,16 +77,19 @@ def test_layout_system_then_shot_pairs_then_query():
     assert msgs[-1]["content"] == "Call:\nthree"
 
 
-@pytest.mark.parametrize("text, draft", [
-    ("", "{Pain: False,\nSeizures: False,\nFever: False}"),
-    ("{Pain:", " False,\nSeizures: False,\nFever: False}"),  # the text ends inside a literal part
-    ("{Pain: T", "rue,\nSeizures: False,\nFever: False}"),  # ... or inside a value
-    ("{Pain: True,\nSeizures: False,\nFever: True", "}"),
-    ("{Pain: True,\nSeizures: False,\nFever: True}", ""),  # finished
-    ("{Pain: True,\nSeizures: True,\nFe", "ver: False}"),  # a skipped field
-    ("{Pain: maybe", ""),  # left the template
-    ("Sure! {Pain:", ""),
-])
+@pytest.mark.parametrize(
+    "text, draft",
+    [
+        ("", "{Pain: False,\nSeizures: False,\nFever: False}"),
+        ("{Pain:", " False,\nSeizures: False,\nFever: False}"),  # the text ends inside a literal part
+        ("{Pain: T", "rue,\nSeizures: False,\nFever: False}"),  # ... or inside a value
+        ("{Pain: True,\nSeizures: False,\nFever: True", "}"),
+        ("{Pain: True,\nSeizures: False,\nFever: True}", ""),  # finished
+        ("{Pain: True,\nSeizures: True,\nFe", "ver: False}"),  # a skipped field
+        ("{Pain: maybe", ""),  # left the template
+        ("Sure! {Pain:", ""),
+    ],
+)
 def test_template_draft(text, draft):
     assert template_draft(text, score_template(["Pain", "Seizures", "Fever"], "template")) == draft
 

@@ -6,21 +6,17 @@ import json
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 
 from harness import protocol
 from harness.cell import protocol_settings, task_of
-from harness.config import register, typed
 
-from .conftest import CONF
+from .conftest import CONF, composed
 
 STUDY = ["+experiment=reference_study"]
 
 
 def _settings(*overrides: str, generation_config: bool = True) -> protocol.Settings:
-    register()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        conf, _ = typed(compose(config_name="config", overrides=list(overrides)))
+    conf, _ = composed(*overrides)
     return protocol_settings(conf, task_of(conf), conf.prompt.shots, generation_config)
 
 
@@ -38,22 +34,25 @@ def test_the_default_run_lists_its_departures():
     assert protocol.unverifiable(s) == ["examples", "prompt_wording"]
 
 
-@pytest.mark.parametrize("overrides, departs", [
-    (["prompt.parser=template"], ["parser"]),
-    (["prompt.template_style=braces"], ["answer_format"]),
-    (["prompt=json"], ["answer_format", "parser"]),
-    (["~features.template_names.doctor_visit"], ["field_names"]),
-    (["prompt.mode=score"], ["decoding"]),
-    (["model.backend.max_new_tokens=256"], ["max_new_tokens"]),
-    (["split.evaluate=nonpool"], ["scored_set"]),
-    (["dataset.limit=10"], ["scored_set"]),
-    (["prompt.selection=balanced"], ["selection"]),
-    (["prompt.selection=fixed", "prompt.shot_ids=[a,b,c]"], []),  # a published set of examples
-    (["prompt.shots=2"], ["shots"]),
-    (["route=native", "route.prompt_language=source"], []),  # Persian prompt: the study's Persian names
-    (["dataset=demo_ur", "route=native", "route.prompt_language=source"], ["field_names"]),  # no Urdu in the study
-    (["model=keyword-baseline"], ["decoding", "max_new_tokens"]),
-])
+@pytest.mark.parametrize(
+    "overrides, departs",
+    [
+        (["prompt.parser=template"], ["parser"]),
+        (["prompt.template_style=braces"], ["answer_format"]),
+        (["prompt=json"], ["answer_format", "parser"]),
+        (["~features.template_names.doctor_visit"], ["field_names"]),
+        (["prompt.mode=score"], ["decoding"]),
+        (["model.backend.max_new_tokens=256"], ["max_new_tokens"]),
+        (["split.evaluate=nonpool"], ["scored_set"]),
+        (["dataset.limit=10"], ["scored_set"]),
+        (["prompt.selection=balanced"], ["selection"]),
+        (["prompt.selection=fixed", "prompt.shot_ids=[a,b,c]"], []),  # a published set of examples
+        (["prompt.shots=2"], ["shots"]),
+        (["route=native", "route.prompt_language=source"], []),  # Persian prompt: the study's Persian names
+        (["dataset=demo_ur", "route=native", "route.prompt_language=source"], ["field_names"]),  # no Urdu in the study
+        (["model=keyword-baseline"], ["decoding", "max_new_tokens"]),
+    ],
+)
 def test_each_element_departs_alone(overrides, departs):
     generation_config = "model=keyword-baseline" not in overrides
     if overrides[0] == "prompt=json":  # the json prompt file sets its own parser; the experiment's must yield
@@ -79,12 +78,11 @@ def test_marked_examples_are_the_fixed_set(tmp_path, demo_rows):
 
     marked = {demo_rows[5]["id"], demo_rows[77]["id"], demo_rows[300]["id"]}
     path = tmp_path / "marked.jsonl"
-    path.write_text("".join(json.dumps({**r, "example": r["id"] in marked}, ensure_ascii=False) + "\n"
-                            for r in demo_rows), encoding="utf-8")
-    register()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        conf, _ = typed(compose(config_name="config", overrides=[
-            *STUDY, f"dataset.path={path}", "dataset.columns.is_example=example", "prompt.selection=fixed"]))
+    path.write_text(
+        "".join(json.dumps({**r, "example": r["id"] in marked}, ensure_ascii=False) + "\n" for r in demo_rows),
+        encoding="utf-8",
+    )
+    conf, _ = composed(*STUDY, f"dataset.path={path}", "dataset.columns.is_example=example", "prompt.selection=fixed")
     cell = prepare(conf)
     assert {d.id for d in cell.shots} == marked
     assert all(cell.split_of[i] == "pool" for i in marked)

@@ -9,11 +9,17 @@ import pytest
 
 from harness import identity, names, report
 from harness.metrics import ROUTE_EFFECT_METRICS
+
 from .conftest import run_harness
 
-HEADLINE_METRICS = {"macro_f1": "median/macro_f1", "mcc": "median/mcc", "sensitivity": "median/sensitivity",
-                    "specificity": "median/specificity", "precision": "median/precision",
-                    "missing_rate": "missing/rate"}
+HEADLINE_METRICS = {
+    "macro_f1": "median/macro_f1",
+    "mcc": "median/mcc",
+    "sensitivity": "median/sensitivity",
+    "specificity": "median/specificity",
+    "precision": "median/precision",
+    "missing_rate": "missing/rate",
+}
 
 
 def _runs(uri: str, experiment: str) -> dict[str, mlflow.entities.Run]:
@@ -22,11 +28,21 @@ def _runs(uri: str, experiment: str) -> dict[str, mlflow.entities.Run]:
     return {r.info.run_name: r for r in mlflow.search_runs([found.experiment_id], output_format="list")}
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_report_numbers_are_the_logged_metrics_with_intervals_around_them(small_sweep, tmp_path):
     out = tmp_path / "report"
-    done = run_harness("--experiment", small_sweep["experiment"], "--tracking-uri", small_sweep["uri"],
-                       "--out", str(out), "--bootstrap", "500", module="harness.report", cwd=tmp_path)
+    done = run_harness(
+        "--experiment",
+        small_sweep["experiment"],
+        "--tracking-uri",
+        small_sweep["uri"],
+        "--out",
+        str(out),
+        "--bootstrap",
+        "500",
+        module="harness.report",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     runs = _runs(small_sweep["uri"], small_sweep["experiment"])
 
@@ -66,15 +82,32 @@ def test_report_numbers_are_the_logged_metrics_with_intervals_around_them(small_
     logged = _runs(small_sweep["uri"], small_sweep["experiment"])["report"]
     files = {f.path for f in mlflow.MlflowClient().list_artifacts(logged.info.run_id, "report")}
     assert {"report/report.html", "report/headline.csv", "report/heatmap.png"} <= files
-    again = run_harness("--experiment", small_sweep["experiment"], "--tracking-uri", small_sweep["uri"],
-                        "--out", str(tmp_path / "again"), "--bootstrap", "50", "--no-log",
-                        module="harness.report", cwd=tmp_path)
+    again = run_harness(
+        "--experiment",
+        small_sweep["experiment"],
+        "--tracking-uri",
+        small_sweep["uri"],
+        "--out",
+        str(tmp_path / "again"),
+        "--bootstrap",
+        "50",
+        "--no-log",
+        module="harness.report",
+        cwd=tmp_path,
+    )
     assert again.returncode == 0 and len(pd.read_csv(tmp_path / "again" / "headline.csv")) == 4
 
 
+@pytest.mark.cli
 def test_unknown_experiment_is_one_clear_error(tmp_path):
-    done = run_harness("--experiment", "nope", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db",
-                       module="harness.report", cwd=tmp_path)
+    done = run_harness(
+        "--experiment",
+        "nope",
+        "--tracking-uri",
+        f"sqlite:///{tmp_path}/mlflow.db",
+        module="harness.report",
+        cwd=tmp_path,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("harness-report: error: no experiment named 'nope'")
     assert "Traceback" not in done.stderr
@@ -82,8 +115,13 @@ def test_unknown_experiment_is_one_clear_error(tmp_path):
 
 def _raw(pred_pain, logged_f1):
     rows = [{"id": str(i), "gold": {"pain": i < 2}, "pred": {"pain": v}} for i, v in enumerate(pred_pain)]
-    return {"run_id": "r", "name": "m|native|0shot", "params": {"model": "m", "route": "native", "shots": "0"},
-            "metrics": {"median/macro_f1": logged_f1}, "predictions": rows}
+    return {
+        "run_id": "r",
+        "name": "m|native|0shot",
+        "params": {"model": "m", "route": "native", "shots": "0"},
+        "metrics": {"median/macro_f1": logged_f1},
+        "predictions": rows,
+    }
 
 
 def test_predictions_that_disagree_with_the_logged_metrics_get_no_interval():
@@ -97,13 +135,28 @@ def test_predictions_that_disagree_with_the_logged_metrics_get_no_interval():
     assert gone.problem == "predictions.jsonl is missing or empty"
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_report_console_script(small_sweep, tmp_path):
     """The installed `harness-report` command, as a user types it, on a real sweep."""
     script = Path(sys.executable).parent / "harness-report"
-    done = subprocess.run([str(script), "--experiment", small_sweep["experiment"], "--tracking-uri",
-                           small_sweep["uri"], "--out", str(tmp_path / "r"), "--bootstrap", "50", "--no-log"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    done = subprocess.run(
+        [
+            str(script),
+            "--experiment",
+            small_sweep["experiment"],
+            "--tracking-uri",
+            small_sweep["uri"],
+            "--out",
+            str(tmp_path / "r"),
+            "--bootstrap",
+            "50",
+            "--no-log",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     headline = pd.read_csv(tmp_path / "r" / "headline.csv")
     assert sorted(headline["label"]) == sorted(small_sweep["names"])
@@ -116,8 +169,13 @@ def test_report_console_script(small_sweep, tmp_path):
 
 
 def test_headline_text_marks_runs_no_better_than_chance():
-    row = {"label": "m|native|3shot", "n_docs": 40, "missing_rate": 0.0, "docs_per_s": 2.0,
-           **{f"{m}{end}": v for m in ("macro_f1", "mcc") for end, v in (("", 0.5), ("_lo", -0.1), ("_hi", 0.2))}}
+    row = {
+        "label": "m|native|3shot",
+        "n_docs": 40,
+        "missing_rate": 0.0,
+        "docs_per_s": 2.0,
+        **{f"{m}{end}": v for m in ("macro_f1", "mcc") for end, v in (("", 0.5), ("_lo", -0.1), ("_hi", 0.2))},
+    }
     chance, signal = report.headline_text(pd.DataFrame([row, {**row, "label": "b", "mcc_lo": 0.05}])).splitlines()[1:]
     assert chance.startswith("m|native|3shot") and "no better than chance" in chance
     assert signal.startswith("b ") and "chance" not in signal
@@ -125,27 +183,54 @@ def test_headline_text_marks_runs_no_better_than_chance():
 
 def _cell(model, route, translator=None, seed=42, baseline=False, shots=1, batch_size=8):
     """A run whose comparison keys come from harness.identity, as `harness` logs them."""
-    plain = {"model": {"name": model, "backend": {"_target_": model, "batch_size": batch_size}},
-             "route": {"name": route, "prompt_language": "source"}, "seed": seed,
-             "prompt": {"name": "json", "shots": shots, "pool": "real"}, "dataset": {"name": "d", "path": "d.csv"},
-             "translator": {"model": {"name": translator, "backend": {"_target_": translator}}}}
-    ident = identity.cell_identity(plain, reads_prompt=not baseline, learns_from_pool=False,
-                                   translates=translator is not None, dataset_digest="x", pool_digest=None,
-                                   shot_ids=[] if baseline else [str(seed)] * shots)
-    params = {"model": model, "route": route, "shots": "0" if baseline else str(shots), "seed": str(seed),
-              "baseline": str(baseline).lower(),
-              **{names.COMPARISON_KEYS[k]: v for k, v in identity.comparison_keys(ident).items()}}
+    plain = {
+        "model": {"name": model, "backend": {"_target_": model, "batch_size": batch_size}},
+        "route": {"name": route, "prompt_language": "source"},
+        "seed": seed,
+        "prompt": {"name": "json", "shots": shots, "pool": "real"},
+        "dataset": {"name": "d", "path": "d.csv"},
+        "translator": {"model": {"name": translator, "backend": {"_target_": translator}}},
+    }
+    ident = identity.cell_identity(
+        plain,
+        reads_prompt=not baseline,
+        learns_from_pool=False,
+        translates=translator is not None,
+        dataset_digest="x",
+        pool_digest=None,
+        shot_ids=[] if baseline else [str(seed)] * shots,
+    )
+    params = {
+        "model": model,
+        "route": route,
+        "shots": "0" if baseline else str(shots),
+        "seed": str(seed),
+        "baseline": str(baseline).lower(),
+        **{names.COMPARISON_KEYS[k]: v for k, v in identity.comparison_keys(ident).items()},
+    }
     if translator:
         params["translator.model.name"] = translator
     rows = [{"id": "1", "gold": {"pain": True}, "pred": {"pain": True}}]
-    return report.Run({"run_id": f"{model}{route}{translator}{seed}", "name": f"{model}|{route}|{shots}shot",
-                       "params": params, "metrics": {"median/macro_f1": 1.0, "feature/pain/macro_f1": 0.5},
-                       "predictions": rows})
+    return report.Run(
+        {
+            "run_id": f"{model}{route}{translator}{seed}",
+            "name": f"{model}|{route}|{shots}shot",
+            "params": params,
+            "metrics": {"median/macro_f1": 1.0, "feature/pain/macro_f1": 0.5},
+            "predictions": rows,
+        }
+    )
 
 
 def test_pairs_differ_in_exactly_what_they_compare():
-    runs = [_cell("a", "native"), _cell("a", "translate", "aya"), _cell("a", "translate", "smol"),
-            _cell("b", "translate", "aya"), _cell("b", "native", seed=7), _cell("b", "native", shots=2)]
+    runs = [
+        _cell("a", "native"),
+        _cell("a", "translate", "aya"),
+        _cell("a", "translate", "smol"),
+        _cell("b", "translate", "aya"),
+        _cell("b", "native", seed=7),
+        _cell("b", "native", shots=2),
+    ]
     report.label_runs(runs)
     found = {(kind, a.label, b.label) for kind, a, b in report.pairs(runs)}
     assert found == {
@@ -156,14 +241,23 @@ def test_pairs_differ_in_exactly_what_they_compare():
 
 
 def test_a_baseline_pairs_with_a_model_whatever_its_prompt():
-    runs = [_cell("a", "native"), _cell("a", "native", seed=7), _cell("kw", "native", baseline=True),
-            _cell("kw", "reference", baseline=True)]
+    runs = [
+        _cell("a", "native"),
+        _cell("a", "native", seed=7),
+        _cell("kw", "native", baseline=True),
+        _cell("kw", "reference", baseline=True),
+    ]
     report.label_runs(runs)
-    found = {(kind, a.params["model"], a.params["seed"], b.params["model"], b.params["route"])
-             for kind, a, b in report.pairs(runs)}
+    found = {
+        (kind, a.params["model"], a.params["seed"], b.params["model"], b.params["route"])
+        for kind, a, b in report.pairs(runs)
+    }
     # Both seeds of model a against the baseline on its route; the baseline against itself on another route.
-    assert found == {("model", "a", "42", "kw", "native"), ("model", "a", "7", "kw", "native"),
-                     ("route", "kw", "42", "kw", "reference")}
+    assert found == {
+        ("model", "a", "42", "kw", "native"),
+        ("model", "a", "7", "kw", "native"),
+        ("route", "kw", "42", "kw", "reference"),
+    }
     effects = report.route_effects(runs)
     assert set(effects["metric"]) == set(ROUTE_EFFECT_METRICS) and list(effects["route_a"].unique()) == ["native"]
     assert effects.set_index("metric").loc["macro_f1", "delta"] == 0.0
@@ -176,22 +270,34 @@ def test_a_setting_that_changes_no_prediction_does_not_split_a_pair():
 
 def test_labels_stay_unique():
     runs = [_cell("a", "native"), _cell("a", "native", seed="7")]
-    runs.append(report.Run({**_raw([True], 1.0), "run_id": "0123456789", "name": "a|native|1shot",
-                            "params": {"model": "a", "route": "native", "shots": "1", "seed": "7",
-                                       "chunk_size": "8"}}))
+    runs.append(
+        report.Run(
+            {
+                **_raw([True], 1.0),
+                "run_id": "0123456789",
+                "name": "a|native|1shot",
+                "params": {"model": "a", "route": "native", "shots": "1", "seed": "7", "chunk_size": "8"},
+            }
+        )
+    )
     report.label_runs(runs)
     labels = [r.label for r in runs]
     assert len(set(labels)) == 3 and labels[0] == "a|native|1shot|seed=42" and labels[2].endswith("|01234567")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--experiment", "empty"], "experiment 'empty' has no finished harness runs"),
-    (["--experiment", "empty", "--bootstrap", "0"], "--bootstrap must be at least 1"),
-])
+@pytest.mark.cli
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--experiment", "empty"], "experiment 'empty' has no finished harness runs"),
+        (["--experiment", "empty", "--bootstrap", "0"], "--bootstrap must be at least 1"),
+    ],
+)
 def test_nothing_to_report_is_one_clear_error(tmp_path, args, message):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     mlflow.create_experiment("empty")
-    done = run_harness(*args, "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", module="harness.report",
-                       cwd=tmp_path)
+    done = run_harness(
+        *args, "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", module="harness.report", cwd=tmp_path
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert message in done.stderr.strip().splitlines()[-1]

@@ -34,30 +34,65 @@ def llama_server():
     gguf = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
-    with server_process([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                         "--port", str(port), "--n_ctx", "8192", "--model_alias", "smollm2", "--n_threads", "2"],
-                        f"{base}/models"):
+    with server_process(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "8192",
+            "--model_alias",
+            "smollm2",
+            "--n_threads",
+            "2",
+        ],
+        f"{base}/models",
+    ):
         yield base
 
 
-@pytest.mark.slow
+@pytest.mark.server
 def test_a_run_against_llama_cpp_server(llama_server, workdir):
-    done = run_harness("model=served", f"model.backend.base_url={llama_server}", "model.backend.model=smollm2",
-                       "model.backend.concurrency=2", "model.backend.max_new_tokens=128", "route=reference",
-                       "prompt.shots=1", "dataset.limit=3", f"dataset.path={DEMO}", "tracking.experiment=served",
-                       cwd=workdir)
+    done = run_harness(
+        "model=served",
+        f"model.backend.base_url={llama_server}",
+        "model.backend.model=smollm2",
+        "model.backend.concurrency=2",
+        "model.backend.max_new_tokens=128",
+        "route=reference",
+        "prompt.shots=1",
+        "dataset.limit=3",
+        f"dataset.path={DEMO}",
+        "tracking.experiment=served",
+        cwd=workdir,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
     run = mlflow.search_runs(experiment_names=["served"], output_format="list")[0]
     assert run.info.status == "FINISHED" and run.data.params["model.backend.base_url"] == llama_server
-    rows = [json.loads(x) for x in mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/predictions.jsonl").split("\n")
-            if x]
+    rows = [
+        json.loads(x) for x in mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/predictions.jsonl").split("\n") if x
+    ]
     assert len(rows) == 3 and all(r["raw_output"] for r in rows)  # the server's answers, parsed
     assert run.data.metrics["throughput/gen_tokens_per_s"] > 0
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/v1", "http://10.20.0.5:8000/v1", "http://192.168.1.9/v1",
-                                 "http://[::1]:8000/v1", "http://localhost:8080/v1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/v1",
+        "http://10.20.0.5:8000/v1",
+        "http://192.168.1.9/v1",
+        "http://[::1]:8000/v1",
+        "http://localhost:8080/v1",
+    ],
+)
 def test_loopback_and_private_addresses_are_allowed(url):
     check_address(url)
 
@@ -69,9 +104,15 @@ def test_public_addresses_are_refused_unless_listed(url):
     check_address(url, allowed_hosts=[urllib.parse.urlsplit(url).hostname])
 
 
+@pytest.mark.cli
 def test_a_public_server_is_one_clear_error_before_anything_is_sent(workdir):
-    done = run_harness("model=served", "model.backend.base_url=http://8.8.8.8/v1", "dataset.limit=2",
-                       f"dataset.path={DEMO}", cwd=workdir)
+    done = run_harness(
+        "model=served",
+        "model.backend.base_url=http://8.8.8.8/v1",
+        "dataset.limit=2",
+        f"dataset.path={DEMO}",
+        cwd=workdir,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "8.8.8.8" in done.stderr.strip().splitlines()[-1] and "allowed_hosts" in done.stderr
 
@@ -101,8 +142,10 @@ class _Flaky(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"busy")
         else:
-            answer = {"choices": [{"message": {"content": f"{body['model']}: True"}}],
-                      "usage": {"completion_tokens": 2}}
+            answer = {
+                "choices": [{"message": {"content": f"{body['model']}: True"}}],
+                "usage": {"completion_tokens": 2},
+            }
             data = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
@@ -116,8 +159,9 @@ class _Flaky(BaseHTTPRequestHandler):
 @pytest.fixture
 def flaky():
     def start(**behaviour):
-        handler = type("Handler", (_Flaky,), {**behaviour, "calls": 0, "inflight": 0, "peak": 0,
-                                              "lock": threading.Lock()})
+        handler = type(
+            "Handler", (_Flaky,), {**behaviour, "calls": 0, "inflight": 0, "peak": 0, "lock": threading.Lock()}
+        )
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)

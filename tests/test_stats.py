@@ -28,9 +28,11 @@ def test_medians_with_unit_weights_are_the_logged_medians():
     missing = rng.random((50, 13)) < 0.05
     pred &= ~missing  # a missing answer counts as False
     keys = [f"f{j}" for j in range(13)]
-    per_feature = metrics.score([dict(zip(keys, g)) for g in gold.tolist()],
-                                [{k: (None if m else v) for k, v, m in zip(keys, p, ms)}
-                                 for p, ms in zip(pred.tolist(), missing.tolist())], keys)
+    per_feature = metrics.score(
+        [dict(zip(keys, g)) for g in gold.tolist()],
+        [{k: (None if m else v) for k, v, m in zip(keys, p, ms)} for p, ms in zip(pred.tolist(), missing.tolist())],
+        keys,
+    )
     logged = metrics.summarize(per_feature, n_docs=50)
     once = stats.medians(gold, pred, missing, np.ones((1, 50)))
     for m in stats.HEADLINE:
@@ -68,7 +70,7 @@ def test_mcnemar_counts_discordant_pairs_and_is_exact():
     b = [False] * 7 + [True] * 3 + [False] * 9 + [True]  # wrong on 7 positives and 1 negative
     a_only, b_only, p = stats.mcnemar(gold, a, b)
     assert (a_only, b_only) == (8, 0)
-    assert p == pytest.approx(binomtest(0, 8, 0.5).pvalue) and p == pytest.approx(2 / 2 ** 8)
+    assert p == pytest.approx(binomtest(0, 8, 0.5).pvalue) and p == pytest.approx(2 / 2**8)
     assert stats.mcnemar(gold, a, a) == (0, 0, 1.0)
 
 

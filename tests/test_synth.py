@@ -35,11 +35,17 @@ def test_rouge_l_reads_persian_words_and_catches_a_planted_near_duplicate():
     assert synth.rejection(other, kept, [], "fa", min_chars=20, script=0.6, threshold=0.7) is None
 
 
-@pytest.mark.parametrize("text, language, reason", [
-    ("", "fa", "empty"), ("سلام", "fa", "too_short"),
-    ("Operator: hello. Caller: my mother has a fever and cannot breathe well, no pain.", "fa", "wrong_script"),
-    (FA, "fa", None), (UR, "ur", None), (FA, "en", "wrong_script"),
-])
+@pytest.mark.parametrize(
+    "text, language, reason",
+    [
+        ("", "fa", "empty"),
+        ("سلام", "fa", "too_short"),
+        ("Operator: hello. Caller: my mother has a fever and cannot breathe well, no pain.", "fa", "wrong_script"),
+        (FA, "fa", None),
+        (UR, "ur", None),
+        (FA, "en", "wrong_script"),
+    ],
+)
 def test_empty_short_and_wrong_script_texts_are_dropped(text, language, reason):
     assert synth.rejection(text, [], [], language, min_chars=20, script=0.6, threshold=0.7) == reason
 
@@ -50,7 +56,10 @@ def test_label_plans_are_seeded_and_put_on_what_no_kept_example_shows():
     kept = [{"a": False, "b": True, "c": False}]
     assert synth.uncovered(keys, kept) == ["a", "c"]
     assert [synth.plan_labels(i, keys, rates, 1, force) for i, force in enumerate(["a", "c", None])] == [
-        {"a": True, "b": False, "c": False}, {"a": False, "b": False, "c": True}, {"a": False, "b": False, "c": False}]
+        {"a": True, "b": False, "c": False},
+        {"a": False, "b": False, "c": True},
+        {"a": False, "b": False, "c": False},
+    ]
     half = {k: 0.5 for k in keys}
     assert synth.plan_labels(9, keys, half, 1) == synth.plan_labels(9, keys, half, 1)
     assert any(synth.plan_labels(i, keys, half, 1) != synth.plan_labels(i, keys, half, 2) for i in range(3, 12))
@@ -63,8 +72,10 @@ def test_clean_keeps_one_transcript():
 def _planted_pool(tmp_path, demo_rows, n=24):
     """A stand-in for harness-synth's output: pool-shaped rows with new ids."""
     path = tmp_path / "synthetic.jsonl"
-    rows = [{**{k: v for k, v in r.items() if k not in ("id", "translation_en")}, "id": f"syn-{i:05d}"}
-            for i, r in enumerate(demo_rows[-n:])]
+    rows = [
+        {**{k: v for k, v in r.items() if k not in ("id", "translation_en")}, "id": f"syn-{i:05d}"}
+        for i, r in enumerate(demo_rows[-n:])
+    ]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -72,8 +83,9 @@ def _planted_pool(tmp_path, demo_rows, n=24):
 def test_a_synthetic_pool_supplies_the_examples_and_the_real_pool_becomes_evaluable(tmp_path, demo_rows):
     path = _planted_pool(tmp_path, demo_rows)
     real = composed_cell("split.evaluate=nonpool")
-    cell = composed_cell("prompt.pool=synthetic", f"prompt.pool_file={path}", "split.evaluate=nonpool",
-                         "prompt.selection=balanced")
+    cell = composed_cell(
+        "prompt.pool=synthetic", f"prompt.pool_file={path}", "split.evaluate=nonpool", "prompt.selection=balanced"
+    )
     assert all(d.id.startswith("syn-") for d in cell.shots + cell.pool) and len(cell.pool) == 24
     real_pool = {d.id for d in real.pool}
     assert {d.id for d in cell.evaluated} == {d.id for d in real.evaluated} | real_pool  # spare pool now scored
@@ -82,24 +94,34 @@ def test_a_synthetic_pool_supplies_the_examples_and_the_real_pool_becomes_evalua
     assert [d.id for d in test.evaluated] == [d.id for d in composed_cell().evaluated]  # dev and test stay real
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["prompt.pool=synthetic"], "prompt.pool_file"),
-    (["prompt.pool=synthetic", "prompt.pool_file=/nonexistent.jsonl"], "prompt.pool_file"),
-    (["prompt.pool=synthetic", "prompt.pool_file={path}", "route=reference"], "route=native or translate"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["prompt.pool=synthetic"], "prompt.pool_file"),
+        (["prompt.pool=synthetic", "prompt.pool_file=/nonexistent.jsonl"], "prompt.pool_file"),
+        (["prompt.pool=synthetic", "prompt.pool_file={path}", "route=reference"], "route=native or translate"),
+    ],
+)
 def test_bad_synthetic_pool_settings_are_one_clear_error(tmp_path, demo_rows, overrides, message):
     path = _planted_pool(tmp_path, demo_rows)
     with pytest.raises(HarnessError, match=message):
         composed_cell(*(o.format(path=path) for o in overrides))
 
 
-@pytest.mark.slow
+@pytest.mark.cli
 def test_a_sweep_over_real_and_synthetic_pools_is_compared_in_the_report(tmp_path, demo_rows):
     path = _planted_pool(tmp_path, demo_rows, n=60)
     state = {"settings": {"generator": "gemma3-270m"}}
     (tmp_path / "synthetic.jsonl.state.json").write_text(json.dumps(state), encoding="utf-8")
-    done = run_harness("-m", "model=tfidf-logreg", "prompt.pool=real,synthetic", f"prompt.pool_file={path}",
-                       "dataset.limit=40", "tracking.experiment=pools", cwd=tmp_path)
+    done = run_harness(
+        "-m",
+        "model=tfidf-logreg",
+        "prompt.pool=real,synthetic",
+        f"prompt.pool_file={path}",
+        "dataset.limit=40",
+        "tracking.experiment=pools",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     runs = {r.info.run_name: r for r in mlflow.search_runs(experiment_names=["pools"], output_format="list")}
@@ -108,8 +130,16 @@ def test_a_sweep_over_real_and_synthetic_pools_is_compared_in_the_report(tmp_pat
     assert synthetic.params["pool"] == "synthetic" and synthetic.params["pool_generator"] == "gemma3-270m"
     assert len(synthetic.params["pool_digest"]) >= 12 and synthetic.tags["pool"] == "synthetic"
     assert runs["tfidf-logreg|native"].data.params["prompt.pool_file"] == "None"  # not read: not a setting
-    report = run_harness("--experiment", "pools", "--tracking-uri", f"sqlite:///{tmp_path}/mlruns/mlflow.db",
-                         "--out", str(tmp_path / "report"), module="harness.report", cwd=tmp_path)
+    report = run_harness(
+        "--experiment",
+        "pools",
+        "--tracking-uri",
+        f"sqlite:///{tmp_path}/mlruns/mlflow.db",
+        "--out",
+        str(tmp_path / "report"),
+        module="harness.report",
+        cwd=tmp_path,
+    )
     assert report.returncode == 0, report.stderr[-3000:]
     compared = (tmp_path / "report" / "comparisons.csv").read_text()
     assert "pool,tfidf-logreg|native,tfidf-logreg|native|synthetic" in compared
@@ -117,15 +147,24 @@ def test_a_sweep_over_real_and_synthetic_pools_is_compared_in_the_report(tmp_pat
 
 def _synth(cwd, *overrides, count=2, background=False):
     """harness-synth with the embedded Gemma, short generations, two a call."""
-    command = [sys.executable, "-m", "harness.synth", "model.backend.max_new_tokens=96", f"synth.count={count}",
-               "synth.batch=2", "synth.max_attempts=8", *overrides]
+    command = [
+        sys.executable,
+        "-m",
+        "harness.synth",
+        "model.backend.max_new_tokens=96",
+        f"synth.count={count}",
+        "synth.batch=2",
+        "synth.max_attempts=8",
+        *overrides,
+    ]
     if background:
-        return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=900)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 @pytest.mark.parametrize("dataset", ["demo_fa", "demo_ur"])
 def test_harness_synth_writes_a_deduplicated_labelled_pool_from_pool_seeds_only(tmp_path, dataset):
     data = ROOT / "data" / f"{dataset}.jsonl"
@@ -147,7 +186,7 @@ def test_harness_synth_writes_a_deduplicated_labelled_pool_from_pool_seeds_only(
     assert run.data.tags["harness.role"] == "synth" and run.data.metrics["synth/kept"] == len(rows)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_harness_synth_is_seeded_and_resumes_after_a_kill(tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     whole.mkdir(), killed.mkdir()
@@ -173,12 +212,15 @@ def test_harness_synth_is_seeded_and_resumes_after_a_kill(tmp_path):
     assert other.returncode != 0 and "other settings (seed)" in other.stderr and "Traceback" not in other.stderr
 
 
+@pytest.mark.cli
 def test_another_programs_section_is_one_clear_error(tmp_path, capsys):
     done = run_harness("synth.count=3", cwd=tmp_path)  # harness, as a user would run it
     assert done.returncode == 2 and "Traceback" not in done.stderr and "run harness-synth synth.count=3" in done.stderr
-    for program, override, owner in (("harness", "tune.n_trials=3", "harness-tune"),
-                                      ("harness-synth", "+tune.n_trials=3", "harness-tune"),
-                                      ("harness-tune", "synth.count=3", "harness-synth")):
+    for program, override, owner in (
+        ("harness", "tune.n_trials=3", "harness-tune"),
+        ("harness-synth", "+tune.n_trials=3", "harness-tune"),
+        ("harness-tune", "synth.count=3", "harness-synth"),
+    ):
         with pytest.raises(SystemExit) as stop:
             refuse_other_sections(program, ["model=smollm2-135m", override])
         assert stop.value.code == 2 and f"run {owner} {override}" in capsys.readouterr().err
@@ -192,18 +234,17 @@ def test_a_line_cut_short_by_a_crash_is_dropped_on_resume(tmp_path):
     assert path.read_text(encoding="utf-8").endswith('"syn-00001"}\n')  # the next row starts on a line of its own
 
 
-@pytest.mark.parametrize("override, message", [("synth.count=0", "synth.count=0 is out of range: it must be >= 1"),
-                                               ("synth.rouge_l=0", "synth.rouge_l=0.0 is out of range: it must be <= 1 and > 0"),
-                                               ("prompt.pool=synthetic", "prompt.pool=real")])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("synth.count=0", "synth.count=0 is out of range: it must be >= 1"),
+        ("synth.rouge_l=0", "synth.rouge_l=0.0 is out of range: it must be <= 1 and > 0"),
+        ("prompt.pool=synthetic", "prompt.pool=real"),
+    ],
+)
 def test_bad_synth_settings_are_one_clear_error(override, message):
-    from hydra import compose, initialize_config_dir
+    from .conftest import composed
 
-    from harness.config import register, typed
-
-    from .conftest import CONF
-
-    register()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        conf, plain = typed(compose(config_name="synth", overrides=[override]))
+    conf, plain = composed(override, config_name="synth")
     with pytest.raises(HarnessError, match=re.escape(message)):  # before any data, model or file
         synth.synthesize(conf, plain)

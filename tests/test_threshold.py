@@ -4,23 +4,19 @@ on the dev split, applied to the evaluated documents."""
 from dataclasses import replace
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from harness import protocol
 from harness.backends import load_backend
 from harness.cell import prepare, protocol_settings, route_of
-from harness.config import register, typed
 from harness.errors import HarnessError
 from harness.metrics import best_threshold, feature_metrics
 from harness.pipeline import run_cell
 
-from .conftest import CONF
+from .conftest import composed
 
 
 def _conf(*overrides: str):
-    register()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return typed(compose(config_name="config", overrides=list(overrides)))[0]
+    return composed(*overrides)[0]
 
 
 def test_best_threshold_separates_what_can_be_separated():
@@ -36,12 +32,15 @@ def test_best_threshold_keeps_the_default_where_nothing_beats_it():
     assert best_threshold([False, True], [0.2, 0.9]) == 0.5  # 0.5 separates already; the nearest of equals
 
 
-@pytest.mark.parametrize("overrides, fragment", [
-    (["prompt.threshold=dev"], "needs prompt.mode=score"),
-    (["prompt.threshold=dev", "prompt.mode=score", "split.evaluate=dev"], "split.evaluate=test"),
-    (["prompt.threshold=1.5"], "between 0 and 1"),
-    (["prompt.threshold=half"], "between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        (["prompt.threshold=dev"], "needs prompt.mode=score"),
+        (["prompt.threshold=dev", "prompt.mode=score", "split.evaluate=dev"], "split.evaluate=test"),
+        (["prompt.threshold=1.5"], "between 0 and 1"),
+        (["prompt.threshold=half"], "between 0 and 1"),
+    ],
+)
 def test_bad_threshold_settings(overrides, fragment):
     with pytest.raises(HarnessError, match=fragment):
         prepare(_conf(*overrides))
@@ -54,7 +53,7 @@ def test_a_calibrated_run_departs_from_the_protocol():
     assert len(cell.calibration) == len([d for d in cell.documents if cell.split_of[d.id] == "dev"])
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_calibrated_thresholds_decide_the_fields():
     conf = _conf("route=reference", "prompt.shots=1", "prompt.mode=score", "prompt.threshold=dev", "dataset.limit=6")
     cell = prepare(conf)

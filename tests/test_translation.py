@@ -10,11 +10,13 @@ from harness.translation import TranslationCache, chrf, translation_key
 
 def test_key_changes_with_everything_that_decides_a_translation():
     base = ("aya@abc/bfloat16", "Translate {language}.", {"greedy": True, "max_new_tokens": 512}, "سلام")
-    keys = {translation_key(*base),
-            translation_key("aya@def/bfloat16", *base[1:]),
-            translation_key(base[0], "Translate carefully.", *base[2:]),
-            translation_key(*base[:2], {"greedy": True, "max_new_tokens": 256}, base[3]),
-            translation_key(*base[:3], "سلام!")}
+    keys = {
+        translation_key(*base),
+        translation_key("aya@def/bfloat16", *base[1:]),
+        translation_key(base[0], "Translate carefully.", *base[2:]),
+        translation_key(*base[:2], {"greedy": True, "max_new_tokens": 256}, base[3]),
+        translation_key(*base[:3], "سلام!"),
+    }
     assert len(keys) == 5
     assert translation_key(*base) == translation_key(base[0], base[1], dict(reversed(base[2].items())), base[3])
 

@@ -23,12 +23,25 @@ def test_balanced_selection_covers_every_feature_it_can():
     assert len(shots) == 3 and len({d.id for d in shots}) == 3
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_study_finishes_resumes_and_never_leaks(workdir):
-    store = [f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db", f"tracking.artifact_location={workdir}/mlruns/a",
-             f"tune.storage=sqlite:///{workdir}/optuna.db", f"tune.selection_dir={workdir}/selections"]
-    common = ["prompt.mode=score", "prompt.shots=1", "tune.dev_limit=4", "tune.chunk_size=2", "dataset.limit=3",
-              f"tune.study={STUDY}", "tune.startup_trials=1", f"dataset.path={DEMO}", *store]
+    store = [
+        f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db",
+        f"tracking.artifact_location={workdir}/mlruns/a",
+        f"tune.storage=sqlite:///{workdir}/optuna.db",
+        f"tune.selection_dir={workdir}/selections",
+    ]
+    common = [
+        "prompt.mode=score",
+        "prompt.shots=1",
+        "tune.dev_limit=4",
+        "tune.chunk_size=2",
+        "dataset.limit=3",
+        f"tune.study={STUDY}",
+        "tune.startup_trials=1",
+        f"dataset.path={DEMO}",
+        *store,
+    ]
     first = run_harness("tune.n_trials=3", *common, cwd=workdir, module="harness.tune")
     assert first.returncode == 0, first.stderr[-3000:]
     again = run_harness("tune.n_trials=5", *common, cwd=workdir, module="harness.tune")  # resumes
@@ -51,8 +64,9 @@ def test_study_finishes_resumes_and_never_leaks(workdir):
     third = run_harness("tune.n_trials=5", *common, cwd=workdir, module="harness.tune")  # no trial left to run
     assert third.returncode == 0, third.stderr[-3000:]
     assert "skipping" in third.stdout + third.stderr  # the same final run is not repeated
-    assert len(mlflow.search_runs(experiment_names=["harness"], filter_string=f"tags.optuna_study = '{STUDY}'")) \
-        == len(finals)
+    assert len(mlflow.search_runs(experiment_names=["harness"], filter_string=f"tags.optuna_study = '{STUDY}'")) == len(
+        finals
+    )
     assert set(trials["tags.mlflow.parentRunId"]) == {parents.run_id.iloc[0]}
     assert set(trials["tags.optuna_state"]) <= {"COMPLETE", "PRUNED"}
 
@@ -62,14 +76,26 @@ def test_study_finishes_resumes_and_never_leaks(workdir):
     assert chosen and all(split_of[i] == "pool" for i in chosen)
     final = finals.sort_values("start_time").iloc[-1]
     assert final["params.selection"] == "tuned" and final["params.split.evaluate"] == "test"
-    preds = [json.loads(line) for line in open(mlflow.artifacts.download_artifacts(
-        run_id=final.run_id, artifact_path="predictions.jsonl"), encoding="utf-8")]
+    preds = [
+        json.loads(line)
+        for line in open(
+            mlflow.artifacts.download_artifacts(run_id=final.run_id, artifact_path="predictions.jsonl"),
+            encoding="utf-8",
+        )
+    ]
     assert all(p["split"] == "test" for p in preds)
 
     # The selection file passed to `harness` reproduces the final test numbers.
-    proc = run_harness("prompt.mode=score", "prompt.selection=tuned",
-                       f"prompt.selection_file={workdir / 'selections' / f'{STUDY}.json'}", "dataset.limit=3",
-                       f"dataset.path={DEMO}", *store[:2], "tracking.experiment=replay", cwd=workdir)
+    proc = run_harness(
+        "prompt.mode=score",
+        "prompt.selection=tuned",
+        f"prompt.selection_file={workdir / 'selections' / f'{STUDY}.json'}",
+        "dataset.limit=3",
+        f"dataset.path={DEMO}",
+        *store[:2],
+        "tracking.experiment=replay",
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     replay = mlflow.search_runs(experiment_names=["replay"]).iloc[0]
     assert json.loads(mlflow.artifacts.load_text(f"runs:/{replay.run_id}/shots.json"))["shot_ids"] == selection["ids"]
@@ -77,28 +103,50 @@ def test_study_finishes_resumes_and_never_leaks(workdir):
         assert replay[f"metrics.{m}"] == pytest.approx(final[f"metrics.{m}"])
 
 
+@pytest.mark.cli
 def test_selection_file_with_a_test_document_is_refused(workdir):
     cell = composed_cell(f"dataset.path={DEMO}")
     test_id = next(d.id for d in cell.documents if cell.split_of[d.id] == "test")
     bad = workdir / "bad.json"
     bad.write_text(json.dumps({"ids": [test_id]}))
-    proc = run_harness("model=scripted", "prompt.selection=tuned", f"prompt.selection_file={bad}",
-                       f"dataset.path={DEMO}", f"tracking.uri=sqlite:///{workdir}/m.db", cwd=workdir)
+    proc = run_harness(
+        "model=scripted",
+        "prompt.selection=tuned",
+        f"prompt.selection_file={bad}",
+        f"dataset.path={DEMO}",
+        f"tracking.uri=sqlite:///{workdir}/m.db",
+        cwd=workdir,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert test_id in proc.stderr and "test document" in proc.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.cli
 def test_two_workers_share_one_study(workdir):
     import subprocess
     import sys
 
-    args = ["-m", "harness.tune", "model=keyword-baseline", "tune.n_trials=8", "tune.dev_limit=8",
-            "tune.chunk_size=4", "tune.study=pair", "dataset.limit=3", f"dataset.path={DEMO}",
-            f"tune.storage=sqlite:///{workdir}/optuna.db", f"tune.selection_dir={workdir}/selections",
-            f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db", f"tracking.artifact_location={workdir}/mlruns/a"]
-    workers = [subprocess.Popen([sys.executable, *args], cwd=workdir, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    args = [
+        "-m",
+        "harness.tune",
+        "model=keyword-baseline",
+        "tune.n_trials=8",
+        "tune.dev_limit=8",
+        "tune.chunk_size=4",
+        "tune.study=pair",
+        "dataset.limit=3",
+        f"dataset.path={DEMO}",
+        f"tune.storage=sqlite:///{workdir}/optuna.db",
+        f"tune.selection_dir={workdir}/selections",
+        f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db",
+        f"tracking.artifact_location={workdir}/mlruns/a",
+    ]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, *args], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(2)
+    ]
     outputs = [w.communicate(timeout=600)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
     study = optuna.load_study(study_name="pair", storage=f"sqlite:///{workdir}/optuna.db")

@@ -39,7 +39,8 @@ def append(path: Optional[Path], answers: Sequence[Answer]) -> None:
     kind_of = {cls: kind for kind, cls in _KINDS.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
-        f.write("".join(json.dumps({"kind": kind_of[type(a)], **asdict(a)}, ensure_ascii=False) + "\n"
-                        for a in answers))
+        f.write(
+            "".join(json.dumps({"kind": kind_of[type(a)], **asdict(a)}, ensure_ascii=False) + "\n" for a in answers)
+        )
         f.flush()
         os.fsync(f.fileno())

@@ -46,7 +46,7 @@ def downloads(allowed: bool) -> Iterator[None]:
 
 
 def _sweep_position() -> str:
-    """" (cell 3 of 8)" in a sweep run from this command line, else ""."""
+    """ " (cell 3 of 8)" in a sweep run from this command line, else ""."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -113,8 +113,9 @@ def execute(p: RunPlan, config_yaml: str) -> float:
     from .cell import components
 
     conf, cell, t = p.conf, p.cell, p.conf.tracking
-    tracking.check_names([name for k in cell.task.keys for name in (f"feature/{k}/macro_f1", f"threshold/{k}")],
-                         list(p.params))
+    tracking.check_names(
+        [name for k in cell.task.keys for name in (f"feature/{k}/macro_f1", f"threshold/{k}")], list(p.params)
+    )
     tracking.writable(p.checkpoint.parent, "tracking.checkpoints")
     with tracking.store_errors(t.uri):
         tracking.open_experiment(t.uri, t.experiment, t.artifact_location, t.timeout_s)
@@ -128,25 +129,50 @@ def execute(p: RunPlan, config_yaml: str) -> float:
             set_seed(conf.seed)
             backend, reader = components(conf)
             run_name, split = p.name, conf.split
-            with tracking.tracked_run(uri=t.uri, experiment=t.experiment, artifact_location=t.artifact_location,
-                                      run_name=run_name, params=p.params, tags=p.tags,
-                                      system_metrics=t.system_metrics) as run_id:
-                log.info("run %s%s: %s on %d %s documents of %s; protocol %s%s", run_id, _sweep_position(),
-                         conf.model.name, len(cell.evaluated), split.evaluate.value, conf.dataset.name,
-                         p.params[names.PROTOCOL], f" (departs in {', '.join(p.departures)})" if p.departures else "")
+            with tracking.tracked_run(
+                uri=t.uri,
+                experiment=t.experiment,
+                artifact_location=t.artifact_location,
+                run_name=run_name,
+                params=p.params,
+                tags=p.tags,
+                system_metrics=t.system_metrics,
+            ) as run_id:
+                log.info(
+                    "run %s%s: %s on %d %s documents of %s; protocol %s%s",
+                    run_id,
+                    _sweep_position(),
+                    conf.model.name,
+                    len(cell.evaluated),
+                    split.evaluate.value,
+                    conf.dataset.name,
+                    p.params[names.PROTOCOL],
+                    f" (departs in {', '.join(p.departures)})" if p.departures else "",
+                )
                 result = pipeline.run_cell(cell, backend, reader, chunk_size=conf.chunk_size, checkpoint=checkpoint)
                 result.metrics["data/skipped_empty"] = float(cell.skipped_empty)
                 if result.translations is not None:
                     read = list({d.id: d for d in cell.shots + cell.evaluated}.values())  # evaluate=all: shots too
                     tracking.log_translations(read, result.translations, cell.split_of, t.log_text)
-                tracking.log_result(result, config_yaml=config_yaml, dataset_name=conf.dataset.name,
-                                    dataset_path=conf.dataset.path, dataset_digest=cell.dataset_digest,
-                                    context=split.evaluate.value, log_text=t.log_text)
+                tracking.log_result(
+                    result,
+                    config_yaml=config_yaml,
+                    dataset_name=conf.dataset.name,
+                    dataset_path=conf.dataset.path,
+                    dataset_digest=cell.dataset_digest,
+                    context=split.evaluate.value,
+                    log_text=t.log_text,
+                )
             if checkpoint is not None:
                 checkpoint.unlink(missing_ok=True)  # the run holds everything now
     m = result.metrics
-    log.info("median macro-F1 %.3f, MCC %.3f, missing %.1f%%, %.2f docs/s", m["median/macro_f1"], m["median/mcc"],
-             100 * m["missing/rate"], m["throughput/docs_per_s"])
+    log.info(
+        "median macro-F1 %.3f, MCC %.3f, missing %.1f%%, %.2f docs/s",
+        m["median/macro_f1"],
+        m["median/mcc"],
+        100 * m["missing/rate"],
+        m["throughput/docs_per_s"],
+    )
     return m["median/macro_f1"]
 
 

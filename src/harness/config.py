@@ -18,8 +18,15 @@ from .errors import HarnessError
 SEED_MAX = 2**32 - 1  # numpy's and torch's seeds
 
 
-def between(default: Any, low: Optional[float] = None, high: Optional[float] = None, *,
-            above: Optional[float] = None, below: Optional[float] = None, cell: bool = True) -> Any:
+def between(
+    default: Any,
+    low: Optional[float] = None,
+    high: Optional[float] = None,
+    *,
+    above: Optional[float] = None,
+    below: Optional[float] = None,
+    cell: bool = True,
+) -> Any:
     """A schema field with its range (checked by `check_ranges` before a run
     exists) and whether it is part of a cell's identity (`harness.identity`)."""
     return field(default=default, metadata={"range": (low, high, above, below), "cell": cell})
@@ -223,7 +230,9 @@ class SynthConf:
     count: int = between(40, 1)  # examples to keep
     max_attempts: Optional[int] = between(None, 1)  # stop after this many generations (default: 5 x count)
     seeds_shown: int = between(3, 0)  # real pool transcripts shown to the generator as style seeds, per example
-    rouge_l: float = between(0.7, high=1, above=0)  # drop a text whose ROUGE-L F with any kept or shown text reaches this
+    rouge_l: float = between(
+        0.7, high=1, above=0
+    )  # drop a text whose ROUGE-L F with any kept or shown text reaches this
     min_chars: int = between(80, 0)  # drop shorter texts
     script_share: float = between(0.6, 0, 1)  # drop a text with fewer of its letters in the dataset language's script
     consistency: bool = False  # drop a text whose labels the model itself, extracting, contradicts
@@ -244,7 +253,9 @@ class Config:
     # documents per backend call; a checkpoint is written after each
     chunk_size: int = between(32, 1, cell=False)
     resume: bool = outside_cell(True)  # skip cells already finished in the experiment; continue interrupted ones
-    allow_downloads: bool = outside_cell(False)  # let Hugging Face fetch missing models (off: nothing leaves the machine)
+    allow_downloads: bool = outside_cell(
+        False
+    )  # let Hugging Face fetch missing models (off: nothing leaves the machine)
     tune: Optional[TuneConf] = outside_cell(None)  # harness-tune only (conf/tune.yaml)
     synth: Optional[SynthConf] = outside_cell(None)  # harness-synth only (conf/synth.yaml)
 
@@ -297,8 +308,12 @@ def check_ranges(node: Any, prefix: str = "") -> None:
         low, high, above, below = f.metadata.get("range", (None,) * 4)
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        bounds = [(low, ">=", value >= (low or 0)), (high, "<=", value <= (high or 0)),
-                  (above, ">", value > (above or 0)), (below, "<", value < (below or 0))]
+        bounds = [
+            (low, ">=", value >= (low or 0)),
+            (high, "<=", value <= (high or 0)),
+            (above, ">", value > (above or 0)),
+            (below, "<", value < (below or 0)),
+        ]
         if not all(ok for bound, _, ok in bounds if bound is not None):
             bounds = [f"{sign} {bound}" for bound, sign, _ in bounds if bound is not None]
             raise HarnessError(f"{key}={value} is out of range: it must be {' and '.join(bounds)}")

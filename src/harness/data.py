@@ -67,12 +67,14 @@ def _text(path: Path, raw: bytes) -> str:
     except UnicodeDecodeError as e:
         line_no = raw.count(b"\n", 0, e.start) + 1
         column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-        raise HarnessError(f"{path}, line {line_no}: not UTF-8 text (byte {column} of the line); "
-                           "save the file as UTF-8") from None
+        raise HarnessError(
+            f"{path}, line {line_no}: not UTF-8 text (byte {column} of the line); save the file as UTF-8"
+        ) from None
 
 
 def _json_rows(path: Path, text: str) -> list[dict]:
     """One object a line (only "\\n" ends a line: U+2028 is text); a .json file may hold one array instead."""
+
     def parse(s: str):
         return json.loads(s, parse_int=Number, parse_float=Number, parse_constant=Number)
 
@@ -265,6 +267,7 @@ def load_documents(
 
     documents, seen, skipped = [], {}, 0
     for row_no, row in enumerate(rows, 1):
+
         def at(column: str) -> str:
             return f"{path}, row {row_no}, column {column!r}"
 
@@ -277,13 +280,23 @@ def load_documents(
             if EmptyText(empty_text) is EmptyText.skip:
                 skipped += 1
                 continue
-            raise HarnessError(f"{at(text_column)}: empty transcript (id {doc_id!r}); "
-                               "dataset.empty_text=skip leaves such rows out")
-        labels = {key: _boolean(row.get(column, _ABSENT), at(column), "label ") for key, column in label_columns.items()}
+            raise HarnessError(
+                f"{at(text_column)}: empty transcript (id {doc_id!r}); dataset.empty_text=skip leaves such rows out"
+            )
+        labels = {
+            key: _boolean(row.get(column, _ABSENT), at(column), "label ") for key, column in label_columns.items()
+        }
         is_example = _boolean(row.get(example_column, _ABSENT), at(example_column), "") if example_column else False
         reference = _text_of(row.get(reference_column), at(reference_column), "reference") if reference_column else None
-        documents.append(Document(id=doc_id, text=text, labels=labels, is_example=is_example,
-                                  reference=None if _is_blank(reference) else reference))
+        documents.append(
+            Document(
+                id=doc_id,
+                text=text,
+                labels=labels,
+                is_example=is_example,
+                reference=None if _is_blank(reference) else reference,
+            )
+        )
     if not documents:
         raise HarnessError(f"{path}: every transcript is empty")
     return Loaded(documents, skipped, digest)
@@ -294,6 +307,8 @@ def label_columns_for(feature_keys: Iterable[str], overrides: Mapping[str, str])
     keys = list(feature_keys)
     unknown = sorted(set(overrides) - set(keys))
     if unknown:
-        raise HarnessError(f"dataset.columns.labels names {', '.join(unknown)}, which the feature set does not have "
-                           f"(features: {', '.join(keys)})")
+        raise HarnessError(
+            f"dataset.columns.labels names {', '.join(unknown)}, which the feature set does not have "
+            f"(features: {', '.join(keys)})"
+        )
     return {k: overrides.get(k, k) for k in keys}

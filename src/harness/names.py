@@ -19,8 +19,12 @@ PROTOCOL_UNVERIFIABLE = "protocol_unverifiable"
 CONFIG_HASH = "config_hash"  # one grid cell (harness.identity): resume finds finished runs by it
 CELL_SETTINGS = "cell_settings"  # the same cell's settings without its data: resume says when the data changed
 # harness.identity.comparison_keys: equal for two runs the report compares by route, model or pool
-COMPARISON_KEYS = {"route": "comparison_key", "model": "comparison_key.model", "pool": "comparison_key.pool",
-                   "prompt": "comparison_key.prompt"}  # prompt: what a model reads (two models pair only if equal)
+COMPARISON_KEYS = {
+    "route": "comparison_key",
+    "model": "comparison_key.model",
+    "pool": "comparison_key.pool",
+    "prompt": "comparison_key.prompt",
+}  # prompt: what a model reads (two models pair only if equal)
 TRANSLATOR_MODEL = "translator.model.name"  # flattened config: which translations a run read
 POOL = "pool"  # real | synthetic: where the examples came from (also a tag)
 POOL_FILE = "prompt.pool_file"  # flattened config: the synthetic pool's file (none for a real pool)

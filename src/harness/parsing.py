@@ -25,7 +25,7 @@ def _template_value(text: str, name: str) -> tuple[Optional[bool], bool]:
     m = re.search(re.escape(name) + r"\s*:", text)
     if m is None:
         return None, False
-    rest = text[m.end():]
+    rest = text[m.end() :]
     end = min((i for i in (rest.find(","), rest.find("}")) if i >= 0), default=-1)
     value = (rest if end < 0 else rest[:end]).strip()
     return {"True": True, "False": False}.get(value), end >= 0
@@ -48,7 +48,7 @@ def parse_study(text: str, names: Sequence[str]) -> list[Optional[bool]]:
     values: list[Optional[bool]] = []
     for name in names:
         start = text.find(name) + len(name)
-        value = text[start:text.find(",", start)].strip()  # find -1 slices to the appended comma
+        value = text[start : text.find(",", start)].strip()  # find -1 slices to the appended comma
         values.append(True if "True" in value else False if "False" in value else None)
     return values
 

@@ -14,8 +14,8 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from . import checkpoint as checkpoint_store
 from . import metrics, parsing, progress
-from .config import Mode
 from .backends import Backend
+from .config import Mode
 from .errors import HarnessError
 from .prompts import answer_regex, build_messages, filled_template, score_template, template_draft
 from .records import Answer, Cell, Document, Generation, Labels, Prediction, Request, RunResult, Scores, Task
@@ -31,16 +31,33 @@ def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Do
     score = template if task.mode is Mode.score else None
     draft = partial(template_draft, spec=template)
     regex = answer_regex(task.names, task.fmt, task.style)
-    return [Request(doc_id=doc.id, text=doc.text, language=task.language, is_complete=complete, draft=draft,
-                    score=score, answer_regex=regex,
-                    messages=build_messages(system=task.system, lead_in=task.lead_in, names=task.names,
-                                            fmt=task.fmt, shots=examples, query=doc.text, style=task.style,
-                                            template_names=task.template_names))
-            for doc in documents]
+    return [
+        Request(
+            doc_id=doc.id,
+            text=doc.text,
+            language=task.language,
+            is_complete=complete,
+            draft=draft,
+            score=score,
+            answer_regex=regex,
+            messages=build_messages(
+                system=task.system,
+                lead_in=task.lead_in,
+                names=task.names,
+                fmt=task.fmt,
+                shots=examples,
+                query=doc.text,
+                style=task.style,
+                template_names=task.template_names,
+            ),
+        )
+        for doc in documents
+    ]
 
 
-def to_prediction(task: Task, doc: Document, split: str, answer: Answer,
-                  thresholds: Optional[Mapping[str, float]] = None) -> Prediction:
+def to_prediction(
+    task: Task, doc: Document, split: str, answer: Answer, thresholds: Optional[Mapping[str, float]] = None
+) -> Prediction:
     """The answer read as feature values; in score mode a field is true above
     its threshold (`thresholds` per feature, else the task's)."""
     probs = None
@@ -54,8 +71,14 @@ def to_prediction(task: Task, doc: Document, split: str, answer: Answer,
         text = filled_template(task.names, values, task.fmt, task.style)
     else:
         values, text = parsing.PARSERS[task.parser](answer.text, task.names), answer.text
-    return Prediction(doc_id=doc.id, split=split, raw_output=text, pred=dict(zip(task.keys, values)),
-                      gold={k: doc.labels[k] for k in task.keys}, prob=probs)
+    return Prediction(
+        doc_id=doc.id,
+        split=split,
+        raw_output=text,
+        pred=dict(zip(task.keys, values)),
+        gold={k: doc.labels[k] for k in task.keys},
+        prob=probs,
+    )
 
 
 def answering(task: Task, backend: Backend) -> Callable[[Sequence[Request]], list[Answer]]:
@@ -64,9 +87,11 @@ def answering(task: Task, backend: Backend) -> Callable[[Sequence[Request]], lis
     if backend.predicts_labels:
         return backend.classify
     if task.mode not in backend.modes:
-        raise HarnessError(f"prompt.mode={task.mode.value}: {type(backend).__name__} answers only "
-                           f"{', '.join(sorted(m.value for m in backend.modes))} (score mode needs the "
-                           "transformers backend)")
+        raise HarnessError(
+            f"prompt.mode={task.mode.value}: {type(backend).__name__} answers only "
+            f"{', '.join(sorted(m.value for m in backend.modes))} (score mode needs the "
+            "transformers backend)"
+        )
     return backend.score if task.mode is Mode.score else backend.generate
 
 
@@ -85,8 +110,9 @@ def run_cell(
     evaluated ones. The result carries what the route did."""
     pool = list(cell.pool) if backend.learns_from_pool else []
     if pool and cell.scores_examples:
-        raise HarnessError("split.evaluate=all would score the pool documents a learning baseline trains on "
-                           "(use test, dev or nonpool)")
+        raise HarnessError(
+            "split.evaluate=all would score the pool documents a learning baseline trains on (use test, dev or nonpool)"
+        )
     parts = [pool, cell.shots, cell.calibration, cell.evaluated]
     reading = route.read([d for part in parts for d in part], cell.language)
     read = iter(reading.documents)
@@ -94,22 +120,35 @@ def run_cell(
     if backend.learns_from_pool:
         backend = backend.fit(pool, cell.task.keys)
     thresholds = calibrate(cell.task, backend, shots, calibration) if calibration else None
-    result = run(cell.task, backend, shots, documents, cell.split_of, chunk_size=chunk_size, checkpoint=checkpoint,
-                 score_examples=cell.scores_examples, on_chunk=on_chunk, thresholds=thresholds)
+    result = run(
+        cell.task,
+        backend,
+        shots,
+        documents,
+        cell.split_of,
+        chunk_size=chunk_size,
+        checkpoint=checkpoint,
+        score_examples=cell.scores_examples,
+        on_chunk=on_chunk,
+        thresholds=thresholds,
+    )
     result.metrics.update(reading.metrics)
     result.metrics.update({f"threshold/{k}": t for k, t in (thresholds or {}).items()})
     result.translations = reading.translations
     return result
 
 
-def calibrate(task: Task, backend: Backend, shots: Sequence[Document],
-              documents: Sequence[Document]) -> dict[str, float]:
+def calibrate(
+    task: Task, backend: Backend, shots: Sequence[Document], documents: Sequence[Document]
+) -> dict[str, float]:
     """Per feature, the threshold on P(true) that maximises its macro-F1 on
     these (dev) documents, scored as the evaluated ones are."""
     scores = backend.score(build_requests(task, shots, documents))
     log.info("calibrated thresholds on %d dev documents", len(documents))
-    return {k: metrics.best_threshold([d.labels[k] for d in documents], [s.probs[i] for s in scores])
-            for i, k in enumerate(task.keys)}
+    return {
+        k: metrics.best_threshold([d.labels[k] for d in documents], [s.probs[i] for s in scores])
+        for i, k in enumerate(task.keys)
+    }
 
 
 def run(
@@ -148,7 +187,7 @@ def run(
     t0 = time.perf_counter()
     with progress.batch_bar(len(requests), "documents") as (on_batch, advance):
         for start in range(0, len(requests), chunk_size):
-            chunk = requests[start:start + chunk_size]
+            chunk = requests[start : start + chunk_size]
             resumed = all(r.doc_id in saved for r in chunk)
             if resumed:
                 done = [saved[r.doc_id] for r in chunk]
@@ -162,13 +201,22 @@ def run(
                 on_chunk([to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(documents, answers)])
     predictions = [to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(documents, answers)]
     probs = [p.prob for p in predictions]
-    per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions], task.keys,
-                                probs if all(p is not None for p in probs) else None)
+    per_feature = metrics.score(
+        [p.gold for p in predictions],
+        [p.pred for p in predictions],
+        task.keys,
+        probs if all(p is not None for p in probs) else None,
+    )
     summary = metrics.summarize(per_feature, len(predictions))
     summary.update(backend_metrics(backend, answers))
-    return RunResult(predictions=predictions, per_feature=per_feature, metrics=summary,
-                     shot_ids=[s.id for s in shots], example_prompt=backend.render(requests[0]),
-                     example_texts=[s.text for s in shots] + [documents[0].text])
+    return RunResult(
+        predictions=predictions,
+        per_feature=per_feature,
+        metrics=summary,
+        shot_ids=[s.id for s in shots],
+        example_prompt=backend.render(requests[0]),
+        example_texts=[s.text for s in shots] + [documents[0].text],
+    )
 
 
 def reset_peak_rss() -> None:

@@ -35,8 +35,9 @@ def backend_class(spec: dict[str, Any]) -> type:
     """The class `model.backend._target_` names, imported but not built."""
     from .backends import Backend
 
-    return class_named(spec.get("_target_"), Backend, "model.backend._target_",
-                       "harness.backends.hf.TransformersBackend")
+    return class_named(
+        spec.get("_target_"), Backend, "model.backend._target_", "harness.backends.hf.TransformersBackend"
+    )
 
 
 def run_name(conf: Config, cell: Cell, baseline: bool, learns: bool = False) -> str:
@@ -44,12 +45,21 @@ def run_name(conf: Config, cell: Cell, baseline: bool, learns: bool = False) -> 
     runs read apart in the UI; a baseline reads no examples: model|route
     (one that learns from the pool is named for a synthetic one too)."""
     prompt = conf.prompt
-    return "|".join([conf.model.name, conf.route.name, *([] if baseline else [f"{len(cell.shots)}shot"]),
-                     *([prompt.selection.value] if prompt.selection is not Selection.random and not baseline else []),
-                     *(["synthetic"] if prompt.pool is Pool.synthetic and (learns or not baseline) else []),
-                     *([prompt.mode.value] if prompt.mode is not Mode.generate and not baseline else []),
-                     *([f"threshold={prompt.threshold}"] if not baseline and (cell.calibration or
-                                                                                cell.task.threshold != 0.5) else [])])
+    return "|".join(
+        [
+            conf.model.name,
+            conf.route.name,
+            *([] if baseline else [f"{len(cell.shots)}shot"]),
+            *([prompt.selection.value] if prompt.selection is not Selection.random and not baseline else []),
+            *(["synthetic"] if prompt.pool is Pool.synthetic and (learns or not baseline) else []),
+            *([prompt.mode.value] if prompt.mode is not Mode.generate and not baseline else []),
+            *(
+                [f"threshold={prompt.threshold}"]
+                if not baseline and (cell.calibration or cell.task.threshold != 0.5)
+                else []
+            ),
+        ]
+    )
 
 
 def _pool_params(conf: Config, cell: Cell) -> dict[str, str]:
@@ -77,8 +87,9 @@ def git_commit() -> str:
     import subprocess
 
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -105,14 +116,18 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
     baseline = cls.predicts_labels
     cell = prepare(conf, reads_prompt=not baseline)
     if not baseline and cell.task.mode not in cls.modes:
-        raise HarnessError(f"prompt.mode={cell.task.mode.value}: {cls.__name__} answers only "
-                           f"{', '.join(sorted(m.value for m in cls.modes))} (score mode needs the "
-                           "transformers or llama.cpp backend)")
+        raise HarnessError(
+            f"prompt.mode={cell.task.mode.value}: {cls.__name__} answers only "
+            f"{', '.join(sorted(m.value for m in cls.modes))} (score mode needs the "
+            "transformers or llama.cpp backend)"
+        )
     if cls.learns_from_pool and not cell.pool:
         raise HarnessError(f"model={conf.model.name} trains on the example pool, which is empty (split.pool)")
     if cls.learns_from_pool and cell.scores_examples:
-        raise HarnessError(f"model={conf.model.name}: split.evaluate=all would score the pool documents it trains "
-                           "on (use test, dev or nonpool)")
+        raise HarnessError(
+            f"model={conf.model.name}: split.evaluate=all would score the pool documents it trains "
+            "on (use test, dev or nonpool)"
+        )
     translates = uses_translator(conf)
     plain = dict(plain)
     plain.pop("tune", None), plain.pop("synth", None)
@@ -120,30 +135,63 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
         plain.pop("translator")  # not part of this cell: keeps it out of the params
     if conf.prompt.pool is Pool.real:
         plain["prompt"] = {**plain["prompt"], "pool_file": None}  # not read
-    ident = identity.cell_identity(plain, reads_prompt=not baseline, learns_from_pool=cls.learns_from_pool,
-                                   translates=translates, dataset_digest=cell.dataset_digest,
-                                   pool_digest=cell.pool_digest, shot_ids=[d.id for d in cell.shots])
+    ident = identity.cell_identity(
+        plain,
+        reads_prompt=not baseline,
+        learns_from_pool=cls.learns_from_pool,
+        translates=translates,
+        dataset_digest=cell.dataset_digest,
+        pool_digest=cell.pool_digest,
+        shot_ids=[d.id for d in cell.shots],
+    )
     cell_hash = identity.digest(ident)
     settings = protocol_settings(conf, cell.task, len(cell.shots), cls.applies_generation_config)
     departures = tuple(protocol.departures(settings))
     model, route, prompt, ds = conf.model, conf.route, conf.prompt, conf.dataset
     pool = _pool_params(conf, cell)
     named = {
-        names.MODEL: model.name, names.ROUTE: route.name, names.PROMPT: prompt.name,
-        names.MODE: prompt.mode.value, names.SHOTS: len(cell.shots), names.SELECTION: prompt.selection.value,
-        names.SEED: conf.seed, names.BASELINE: str(baseline).lower(), **pool,
-        names.DATASET: ds.name, names.DATASET_DIGEST: cell.dataset_digest,
-        names.PROTOCOL: protocol.protocol_name(settings), names.PROTOCOL_DEPARTURES: ",".join(departures),
-        names.PROTOCOL_UNVERIFIABLE: ",".join(protocol.unverifiable(settings)), names.CONFIG_HASH: cell_hash,
+        names.MODEL: model.name,
+        names.ROUTE: route.name,
+        names.PROMPT: prompt.name,
+        names.MODE: prompt.mode.value,
+        names.SHOTS: len(cell.shots),
+        names.SELECTION: prompt.selection.value,
+        names.SEED: conf.seed,
+        names.BASELINE: str(baseline).lower(),
+        **pool,
+        names.DATASET: ds.name,
+        names.DATASET_DIGEST: cell.dataset_digest,
+        names.PROTOCOL: protocol.protocol_name(settings),
+        names.PROTOCOL_DEPARTURES: ",".join(departures),
+        names.PROTOCOL_UNVERIFIABLE: ",".join(protocol.unverifiable(settings)),
+        names.CONFIG_HASH: cell_hash,
         names.CELL_SETTINGS: identity.without_data(ident),
         **{names.COMPARISON_KEYS[k]: v for k, v in identity.comparison_keys(ident).items()},
-        "harness_version": __version__, "git_commit": git_commit(),
+        "harness_version": __version__,
+        "git_commit": git_commit(),
     }
-    tags = {"model": model.name, "family": model.family, "params_b": str(model.params_b), "route": route.name,
-            "language": ds.language, "shots": str(len(cell.shots)), "selection": prompt.selection.value,
-            "mode": prompt.mode.value, names.POOL: prompt.pool.value, names.PROTOCOL: named[names.PROTOCOL],
-            **conf.tracking.tags}
-    return RunPlan(conf=conf, cell=cell, backend_class=cls, cell_hash=cell_hash,
-                   settings_hash=named[names.CELL_SETTINGS], name=run_name(conf, cell, baseline, cls.learns_from_pool),
-                   params={**flatten(plain), **named}, tags=tags, checkpoint=checkpoint_path(conf, cell_hash),
-                   departures=departures)
+    tags = {
+        "model": model.name,
+        "family": model.family,
+        "params_b": str(model.params_b),
+        "route": route.name,
+        "language": ds.language,
+        "shots": str(len(cell.shots)),
+        "selection": prompt.selection.value,
+        "mode": prompt.mode.value,
+        names.POOL: prompt.pool.value,
+        names.PROTOCOL: named[names.PROTOCOL],
+        **conf.tracking.tags,
+    }
+    return RunPlan(
+        conf=conf,
+        cell=cell,
+        backend_class=cls,
+        cell_hash=cell_hash,
+        settings_hash=named[names.CELL_SETTINGS],
+        name=run_name(conf, cell, baseline, cls.learns_from_pool),
+        params={**flatten(plain), **named},
+        tags=tags,
+        checkpoint=checkpoint_path(conf, cell_hash),
+        departures=departures,
+    )

@@ -18,8 +18,9 @@ def shown() -> bool:
 
 def bar(total: int, what: str, unit: str = "doc") -> tqdm:
     """A bar to `update(n)` as work finishes (a no-op object off a terminal)."""
-    return tqdm(total=total, desc=what, unit=unit, file=sys.stderr, disable=not shown(), leave=False,
-                dynamic_ncols=True)
+    return tqdm(
+        total=total, desc=what, unit=unit, file=sys.stderr, disable=not shown(), leave=False, dynamic_ncols=True
+    )
 
 
 @contextmanager
@@ -46,12 +47,13 @@ def batch_bar(total: int, what: str) -> Iterator[tuple[Callable[[int], None], Ca
 
 def each(items: Iterable[T], what: str, total: Optional[int] = None, unit: str = "it") -> Iterable[T]:
     """`items`, with a bar while they are gone through."""
-    return tqdm(items, desc=what, total=total, unit=unit, file=sys.stderr, disable=not shown(), leave=False,
-                dynamic_ncols=True)
+    return tqdm(
+        items, desc=what, total=total, unit=unit, file=sys.stderr, disable=not shown(), leave=False, dynamic_ncols=True
+    )
 
 
 def sweep_position(job_num: int, argv: list[str]) -> Optional[str]:
-    """"cell 3 of 8" for a job of a sweep started in this process (`harness
+    """ "cell 3 of 8" for a job of a sweep started in this process (`harness
     -m ...`): the total is the product of the command line's sweep values.
     None where that cannot be told (a job started by a cluster launcher)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser

@@ -11,7 +11,6 @@ from .config import AnswerFormat, TemplateStyle
 from .errors import HarnessError
 from .records import ScoreSpec
 
-
 # How the template answer is laid out, per `prompt.template_style`: (opening,
 # text after the last field, closing) of the empty template in the system turn
 # and of a filled answer in the examples. Fields are `Name: value`, one a line,
@@ -42,8 +41,9 @@ def empty_template(names: Sequence[str], fmt: Format, style: Style = TemplateSty
     return _lay_out([f"{n}: " for n in names], style, "empty")
 
 
-def filled_template(names: Sequence[str], values: Sequence[bool], fmt: Format,
-                    style: Style = TemplateStyle.braces) -> str:
+def filled_template(
+    names: Sequence[str], values: Sequence[bool], fmt: Format, style: Style = TemplateStyle.braces
+) -> str:
     """A correct answer, as the examples' assistant turns show it."""
     if _is_json(fmt):
         return json.dumps(dict(zip(names, values)), ensure_ascii=False)
@@ -96,7 +96,7 @@ def template_draft(text: str, spec: ScoreSpec) -> str:
                 i, pos = j + 1, pos + len(option)
                 break
             if option.startswith(rest):  # the text ends inside this part
-                return option[len(rest):] + "".join(spec.false_word if p is None else p for p in parts[j + 1:])
+                return option[len(rest) :] + "".join(spec.false_word if p is None else p for p in parts[j + 1 :])
         else:
             return ""
     return ""

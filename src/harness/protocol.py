@@ -16,13 +16,36 @@ from .config import AnswerFormat, Evaluate, Mode, Parser, Selection, TemplateSty
 
 # The study's field names, in its order: as its example answers and its parser spell them.
 STUDY_NAMES: dict[str, tuple[str, ...]] = {
-    "en": ("Patient requested a doctor's visit", "Psychiatric and psychological complaints", "Sleep disorders",
-           "Loss of appetite", "Seizures", "Weakness and fatigue", "Decreased level of consciousness", "Fever",
-           "Respiratory complaints", "Insurance/treatment cost issues", "Urinary tract issues", "Pain",
-           "Gastrointestinal issues"),
-    "fa": ("درخواست بیمار برای ویزیت پزشک", "شکایات روانی و روان\u200cشناختی", "اختلالات خواب", "از دست دادن اشتها",
-           "تشنج", "ضعف و خستگی", "کاهش سطح هوشیاری", "تب", "شکایات تنفسی", "مشکلات بیمه/هزینه درمان",
-           "مشکلات دستگاه ادراری", "درد", "مشکلات گوارشی"),
+    "en": (
+        "Patient requested a doctor's visit",
+        "Psychiatric and psychological complaints",
+        "Sleep disorders",
+        "Loss of appetite",
+        "Seizures",
+        "Weakness and fatigue",
+        "Decreased level of consciousness",
+        "Fever",
+        "Respiratory complaints",
+        "Insurance/treatment cost issues",
+        "Urinary tract issues",
+        "Pain",
+        "Gastrointestinal issues",
+    ),
+    "fa": (
+        "درخواست بیمار برای ویزیت پزشک",
+        "شکایات روانی و روان\u200cشناختی",
+        "اختلالات خواب",
+        "از دست دادن اشتها",
+        "تشنج",
+        "ضعف و خستگی",
+        "کاهش سطح هوشیاری",
+        "تب",
+        "شکایات تنفسی",
+        "مشکلات بیمه/هزینه درمان",
+        "مشکلات دستگاه ادراری",
+        "درد",
+        "مشکلات گوارشی",
+    ),
 }
 # Its empty template (in the system turn) spelled the first English field differently.
 STUDY_TEMPLATE_NAMES: dict[str, tuple[str, ...]] = {
@@ -61,8 +84,10 @@ def departures(s: Settings) -> list[str]:
         "answer_format": s.fmt is not AnswerFormat.template or s.style is not TemplateStyle.study,
         # pipeline("text-generation", do_sample=False): greedy, the model's generation config still applied
         "decoding": s.mode is not Mode.generate or not s.generation_config,
-        "field_names": (s.names != STUDY_NAMES.get(s.prompt_language)
-                        or s.template_names != STUDY_TEMPLATE_NAMES.get(s.prompt_language)),
+        "field_names": (
+            s.names != STUDY_NAMES.get(s.prompt_language)
+            or s.template_names != STUDY_TEMPLATE_NAMES.get(s.prompt_language)
+        ),
         "max_new_tokens": s.max_new_tokens != STUDY_MAX_NEW_TOKENS,
         "parser": s.parser is not Parser.study,
         # every document was prompted and scored, its examples included
@@ -82,5 +107,5 @@ def unverifiable(s: Settings) -> list[str]:
 
 
 def protocol_name(s: Settings) -> str:
-    """"reference" when no element departs from the study, else "harness"."""
+    """ "reference" when no element departs from the study, else "harness"."""
     return "harness" if departures(s) else "reference"

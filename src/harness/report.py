@@ -25,8 +25,16 @@ from .errors import HarnessError, exit_on_user_error
 
 log = logging.getLogger("harness.report")
 
-DESCRIBE = (names.MODEL, names.ROUTE, names.SHOTS, names.SELECTION, names.MODE, names.PROMPT, names.DATASET,
-            names.PROTOCOL)  # headline columns
+DESCRIBE = (
+    names.MODEL,
+    names.ROUTE,
+    names.SHOTS,
+    names.SELECTION,
+    names.MODE,
+    names.PROMPT,
+    names.DATASET,
+    names.PROTOCOL,
+)  # headline columns
 ROUTE_ORDER = {"native": 0, "translate": 1, "reference": 2}  # A is the earlier route in a comparison
 
 
@@ -73,9 +81,19 @@ def label_runs(runs: list[Run]) -> None:
     tell apart runs of the same name appended."""
     names = [r.name for r in runs]
     clash = [r for r in runs if names.count(r.name) > 1]
-    varying = [k for k in ("dataset", "prompt", "route.prompt_language", "translator.model.name", "seed",
-                           "dataset.limit", "split.seed")
-               if len({r.params.get(k) for r in clash}) > 1]
+    varying = [
+        k
+        for k in (
+            "dataset",
+            "prompt",
+            "route.prompt_language",
+            "translator.model.name",
+            "seed",
+            "dataset.limit",
+            "split.seed",
+        )
+        if len({r.params.get(k) for r in clash}) > 1
+    ]
     for r in clash:
         r.label = "|".join([r.name, *(f"{k}={r.params.get(k)}" for k in varying)])
     labels = [r.label for r in runs]
@@ -109,22 +127,36 @@ def headline_text(h: pd.DataFrame) -> str:
     """The headline as a terminal table: each run's median macro-F1 and MCC
     with their 95% intervals, missing rate and speed; a run whose MCC
     interval holds 0 is marked as no better than chance."""
+
     def cell(row, m: str) -> str:
         return f"{row[m]:.3f} [{row[m + '_lo']:.3f}, {row[m + '_hi']:.3f}]"
 
     rows = [("run", "docs", "macro-F1 [95% CI]", "MCC [95% CI]", "missing", "docs/s", "")]
     for _, r in h.iterrows():
         chance = "no better than chance (MCC interval holds 0)" if r["mcc_lo"] <= 0 <= r["mcc_hi"] else ""
-        rows.append((r["label"], str(r["n_docs"]), cell(r, "macro_f1"), cell(r, "mcc"),
-                     f"{100 * r['missing_rate']:.1f}%", f"{r['docs_per_s']:.2f}", chance))
+        rows.append(
+            (
+                r["label"],
+                str(r["n_docs"]),
+                cell(r, "macro_f1"),
+                cell(r, "mcc"),
+                f"{100 * r['missing_rate']:.1f}%",
+                f"{r['docs_per_s']:.2f}",
+                chance,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows)
 
 
 def per_feature(runs: list[Run]) -> pd.DataFrame:
     """Long table of the logged per-feature metrics: label, feature, metric, value."""
-    rows = [{"label": r.label, "feature": k, "metric": m, "value": r.feature(k, m), "run_id": r.run_id}
-            for r in runs for k in r.keys for m in (*stats.HEADLINE, "accuracy", "missing")]
+    rows = [
+        {"label": r.label, "feature": k, "metric": m, "value": r.feature(k, m), "run_id": r.run_id}
+        for r in runs
+        for k in r.keys
+        for m in (*stats.HEADLINE, "accuracy", "missing")
+    ]
     return pd.DataFrame(rows, columns=["label", "feature", "metric", "value", "run_id"])
 
 
@@ -137,15 +169,21 @@ def pairs(runs: list[Run]) -> list[tuple[str, Run, Run]]:
     out = []
     for kind in (names.ROUTE, names.MODEL, names.POOL):
         key = names.COMPARISON_KEYS[kind]
-        order = (lambda r: (ROUTE_ORDER.get(r.params[names.ROUTE], 9), r.params[names.ROUTE])) \
-            if kind == names.ROUTE else (lambda r: r.params.get(kind) or "")  # real before synthetic
+        order = (
+            (lambda r: (ROUTE_ORDER.get(r.params[names.ROUTE], 9), r.params[names.ROUTE]))
+            if kind == names.ROUTE
+            else (lambda r: r.params.get(kind) or "")
+        )  # real before synthetic
         groups: dict[str, list[Run]] = {}
         for r in runs:
             if r.params.get(key):
                 groups.setdefault(r.params[key], []).append(r)
         for group in groups.values():
-            out += [(kind, a, b) for a, b in itertools.combinations(sorted(group, key=order), 2)
-                    if a.params.get(kind) != b.params.get(kind) and (kind != names.MODEL or _same_prompt(a, b))]
+            out += [
+                (kind, a, b)
+                for a, b in itertools.combinations(sorted(group, key=order), 2)
+                if a.params.get(kind) != b.params.get(kind) and (kind != names.MODEL or _same_prompt(a, b))
+            ]
     return out
 
 
@@ -157,14 +195,27 @@ def _same_prompt(a: Run, b: Run) -> bool:
 def route_effects(runs: list[Run]) -> pd.DataFrame:
     """The study's "translation effects": for every two runs that differ only
     in the route, per feature and metric, both runs' logged values and B - A."""
-    rows = [{"a": a.label, "b": b.label, "route_a": a.params[names.ROUTE], "route_b": b.params[names.ROUTE],
-             "feature": e["feature"], "metric": e["metric"], "value_a": e["other"], "value_b": e["this"],
-             "delta": e["delta"]}
-            for kind, a, b in pairs(runs) if kind == names.ROUTE
-            for e in metrics.route_effects(*({k: {m: r.feature(k, m) for m in metrics.ROUTE_EFFECT_METRICS}
-                                              for k in r.keys} for r in (b, a)))]
-    return pd.DataFrame(rows, columns=["a", "b", "route_a", "route_b", "feature", "metric", "value_a", "value_b",
-                                       "delta"])
+    rows = [
+        {
+            "a": a.label,
+            "b": b.label,
+            "route_a": a.params[names.ROUTE],
+            "route_b": b.params[names.ROUTE],
+            "feature": e["feature"],
+            "metric": e["metric"],
+            "value_a": e["other"],
+            "value_b": e["this"],
+            "delta": e["delta"],
+        }
+        for kind, a, b in pairs(runs)
+        if kind == names.ROUTE
+        for e in metrics.route_effects(
+            *({k: {m: r.feature(k, m) for m in metrics.ROUTE_EFFECT_METRICS} for k in r.keys} for r in (b, a))
+        )
+    ]
+    return pd.DataFrame(
+        rows, columns=["a", "b", "route_a", "route_b", "feature", "metric", "value_a", "value_b", "delta"]
+    )
 
 
 def compare(runs: list[Run], n_boot: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -187,29 +238,68 @@ def compare(runs: list[Run], n_boot: int, seed: int) -> tuple[pd.DataFrame, pd.D
         point_a, point_b = (stats.resampled(gold, p, once)["macro_f1"][0] for p in (pred_a, pred_b))
         diffs = np.median(f1_b, axis=1) - np.median(f1_a, axis=1)
         lo, hi = stats.interval(diffs)
-        summary.append({"compared": kind, "a": a.label, "b": b.label, "n_docs": len(shared),
-                        "macro_f1_a": float(np.median(point_a)), "macro_f1_b": float(np.median(point_b)),
-                        "delta": float(np.median(point_b) - np.median(point_a)), "delta_lo": lo, "delta_hi": hi,
-                        "p": stats.two_sided_p(diffs)})
+        summary.append(
+            {
+                "compared": kind,
+                "a": a.label,
+                "b": b.label,
+                "n_docs": len(shared),
+                "macro_f1_a": float(np.median(point_a)),
+                "macro_f1_b": float(np.median(point_b)),
+                "delta": float(np.median(point_b) - np.median(point_a)),
+                "delta_lo": lo,
+                "delta_hi": hi,
+                "p": stats.two_sided_p(diffs),
+            }
+        )
         for j, key in enumerate(a.keys):
             a_only, b_only, p = stats.mcnemar(gold[:, j], pred_a[:, j], pred_b[:, j])
             lo, hi = stats.interval(f1_b[:, j] - f1_a[:, j])
-            features.append({"compared": kind, "a": a.label, "b": b.label, "feature": key,
-                             "macro_f1_a": point_a[j], "macro_f1_b": point_b[j], "delta": point_b[j] - point_a[j],
-                             "delta_lo": lo, "delta_hi": hi, "a_right_b_wrong": a_only, "b_right_a_wrong": b_only,
-                             "p_mcnemar": p})
-    summary_frame = pd.DataFrame(summary, columns=["compared", "a", "b", "n_docs", "macro_f1_a", "macro_f1_b",
-                                                   "delta", "delta_lo", "delta_hi", "p"])
+            features.append(
+                {
+                    "compared": kind,
+                    "a": a.label,
+                    "b": b.label,
+                    "feature": key,
+                    "macro_f1_a": point_a[j],
+                    "macro_f1_b": point_b[j],
+                    "delta": point_b[j] - point_a[j],
+                    "delta_lo": lo,
+                    "delta_hi": hi,
+                    "a_right_b_wrong": a_only,
+                    "b_right_a_wrong": b_only,
+                    "p_mcnemar": p,
+                }
+            )
+    summary_frame = pd.DataFrame(
+        summary,
+        columns=["compared", "a", "b", "n_docs", "macro_f1_a", "macro_f1_b", "delta", "delta_lo", "delta_hi", "p"],
+    )
     summary_frame["p_holm"] = stats.holm(summary_frame["p"])
-    feature_frame = pd.DataFrame(features, columns=["compared", "a", "b", "feature", "macro_f1_a", "macro_f1_b",
-                                                    "delta", "delta_lo", "delta_hi", "a_right_b_wrong",
-                                                    "b_right_a_wrong", "p_mcnemar"])
+    feature_frame = pd.DataFrame(
+        features,
+        columns=[
+            "compared",
+            "a",
+            "b",
+            "feature",
+            "macro_f1_a",
+            "macro_f1_b",
+            "delta",
+            "delta_lo",
+            "delta_hi",
+            "a_right_b_wrong",
+            "b_right_a_wrong",
+            "p_mcnemar",
+        ],
+    )
     feature_frame["p_holm"] = stats.holm(feature_frame["p_mcnemar"])
     return summary_frame, feature_frame
 
 
-def build(raw_runs: list[dict[str, Any]], out: Path, *, experiment: str, n_boot: int,
-          seed: int) -> tuple[dict[str, Path], dict[str, pd.DataFrame]]:
+def build(
+    raw_runs: list[dict[str, Any]], out: Path, *, experiment: str, n_boot: int, seed: int
+) -> tuple[dict[str, Path], dict[str, pd.DataFrame]]:
     """Write the report's files to `out`; returns name -> path, and the tables."""
     from . import figures
 
@@ -219,8 +309,12 @@ def build(raw_runs: list[dict[str, Any]], out: Path, *, experiment: str, n_boot:
     label_runs(runs)
     unkeyed = [r.label for r in runs if names.COMPARISON_KEYS["model"] not in r.params]
     if unkeyed:
-        log.warning("%d run(s) carry no comparison keys (logged by an older harness): they are in the "
-                    "headline but in no comparison: %s", len(unkeyed), ", ".join(unkeyed[:5]))
+        log.warning(
+            "%d run(s) carry no comparison keys (logged by an older harness): they are in the "
+            "headline but in no comparison: %s",
+            len(unkeyed),
+            ", ".join(unkeyed[:5]),
+        )
     for r in runs:
         if r.problem:
             log.warning("%s (run %s): %s; no intervals or tests for it", r.label, r.run_id, r.problem)
@@ -236,8 +330,7 @@ def build(raw_runs: list[dict[str, Any]], out: Path, *, experiment: str, n_boot:
         files[f"{name}.png"] = out / f"{name}.png"
         draw(tables, files[f"{name}.png"])
     files["report.html"] = out / "report.html"
-    files["report.html"].write_text(figures.html(tables, files, experiment=experiment, n_boot=n_boot),
-                                    encoding="utf-8")
+    files["report.html"].write_text(figures.html(tables, files, experiment=experiment, n_boot=n_boot), encoding="utf-8")
     return files, tables
 
 
@@ -271,8 +364,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             print(headline_text(tables["headline"]))
             print(f"wrote {len(files)} files to {out}/ (open {files['report.html']})")
             if not args.no_log:
-                run_id = tracking.log_report(args.tracking_uri, args.experiment, str(out),
-                                             {"bootstrap": args.bootstrap, "seed": args.seed})
+                run_id = tracking.log_report(
+                    args.tracking_uri, args.experiment, str(out), {"bootstrap": args.bootstrap, "seed": args.seed}
+                )
                 print(f"logged as run {run_id} (report/) in experiment {args.experiment!r}")
 
     exit_on_user_error("harness-report", body)

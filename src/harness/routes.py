@@ -65,8 +65,10 @@ class ReferenceText(Route):
     def read(self, documents: Sequence[Document], language: str) -> Reading:
         missing = [d.id for d in documents if d.reference is None]
         if missing:
-            raise HarnessError(f"route=reference: document {missing[0]} has no reference translation "
-                               f"({len(missing)} documents lack one; set dataset.columns.reference)")
+            raise HarnessError(
+                f"route=reference: document {missing[0]} has no reference translation "
+                f"({len(missing)} documents lack one; set dataset.columns.reference)"
+            )
         return Reading(with_texts(documents, {d.id: d.reference for d in documents}))
 
 
@@ -81,8 +83,10 @@ class Translation(Route):
     def __init__(self, translator: Translator, backend: Backend):
         self.settings, self.backend = translator, backend
         if self.backend.predicts_labels or Mode.generate not in self.backend.modes:
-            raise HarnessError(f"translator.model={translator.name}: {type(self.backend).__name__} does not write "
-                               "text, so it cannot translate")
+            raise HarnessError(
+                f"translator.model={translator.name}: {type(self.backend).__name__} does not write "
+                "text, so it cannot translate"
+            )
 
     def read(self, documents: Sequence[Document], language: str) -> Reading:
         from . import translation
@@ -91,9 +95,14 @@ class Translation(Route):
         cache = translation.open_cache(t.cache)
         try:
             done = translation.translate(
-                documents, self.backend, cache, translator=self.backend.identity or t.name,
+                documents,
+                self.backend,
+                cache,
+                translator=self.backend.identity or t.name,
                 system=t.system.replace("{language}", t.language_names.get(language, language)),
-                decoding={"greedy": True, "max_new_tokens": t.backend.get("max_new_tokens")}, language=language)
+                decoding={"greedy": True, "max_new_tokens": t.backend.get("max_new_tokens")},
+                language=language,
+            )
         finally:
             cache.close()
         return Reading(with_texts(documents, done.texts), translation.run_metrics(done, documents), done.texts)

@@ -10,8 +10,9 @@ from .errors import HarnessError
 from .records import Document
 
 
-def split_ids(ids: Sequence[str], *, pool: float, dev: float, seed: int,
-              examples: Sequence[str] = ()) -> dict[str, str]:
+def split_ids(
+    ids: Sequence[str], *, pool: float, dev: float, seed: int, examples: Sequence[str] = ()
+) -> dict[str, str]:
     """Assign every id to "pool", "dev" or "test". The assignment depends only
     on the set of ids and the seed, not on the order of the file. `examples`
     (ids a dataset marks as examples) always go to the pool, and count
@@ -23,12 +24,18 @@ def split_ids(ids: Sequence[str], *, pool: float, dev: float, seed: int,
     random.Random(seed).shuffle(order)
     n_pool = max(0, round(pool * len(ids)) - len(marked))
     n_dev = round(dev * len(ids))
-    return {**{doc_id: ("pool" if i < n_pool else "dev" if i < n_pool + n_dev else "test")
-               for i, doc_id in enumerate(order)}, **{doc_id: "pool" for doc_id in marked}}
+    return {
+        **{
+            doc_id: ("pool" if i < n_pool else "dev" if i < n_pool + n_dev else "test")
+            for i, doc_id in enumerate(order)
+        },
+        **{doc_id: "pool" for doc_id in marked},
+    }
 
 
-def evaluated_split(documents: Sequence[Document], assignment: dict[str, str],
-                    evaluate: Evaluate | str) -> list[Document]:
+def evaluated_split(
+    documents: Sequence[Document], assignment: dict[str, str], evaluate: Evaluate | str
+) -> list[Document]:
     """The documents a run scores: one split, every non-pool document (the
     real pool's too, "spare", when the examples are synthetic), or all of them
     (the examples too, when they are the dataset's)."""
@@ -59,8 +66,7 @@ def balanced_shots(pool: Sequence[Document], k: int, keys: Sequence[str], seed: 
     chosen: list[Document] = []
     uncovered = set(keys)
     while len(chosen) < k and uncovered:
-        best = max((d for d in candidates if d not in chosen),
-                   key=lambda d: sum(d.labels[key] for key in uncovered))
+        best = max((d for d in candidates if d not in chosen), key=lambda d: sum(d.labels[key] for key in uncovered))
         if not any(best.labels[key] for key in uncovered):
             break
         chosen.append(best)
@@ -69,13 +75,17 @@ def balanced_shots(pool: Sequence[Document], k: int, keys: Sequence[str], seed: 
     return chosen
 
 
-def fixed_shots(documents: Sequence[Document], split_of: dict[str, str], ids: Sequence[str], what: str) -> list[Document]:
+def fixed_shots(
+    documents: Sequence[Document], split_of: dict[str, str], ids: Sequence[str], what: str
+) -> list[Document]:
     """The named examples, which must all be pool documents."""
     by_id = {d.id: d for d in documents}
     for doc_id in ids:
         if doc_id not in by_id:
             raise HarnessError(f"{what}: example {doc_id!r} is not in the dataset")
         if split_of[doc_id] != "pool":
-            raise HarnessError(f"{what}: example {doc_id!r} is a {split_of[doc_id]} document; examples must come "
-                               "from the pool (same split.seed, split.pool and split.dev as when it was chosen?)")
+            raise HarnessError(
+                f"{what}: example {doc_id!r} is a {split_of[doc_id]} document; examples must come "
+                "from the pool (same split.seed, split.pool and split.dev as when it was chosen?)"
+            )
     return [by_id[i] for i in ids]

@@ -49,8 +49,9 @@ def resample_weights(n_docs: int, n_boot: int, seed: int) -> np.ndarray:
 def resampled(gold: np.ndarray, pred: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
     """Per-feature metrics in each bootstrap sample (a row of weights): n_boot x features."""
     y, p = gold.astype(float), pred.astype(float)
-    return count_metrics(weights @ (y * p), weights @ ((1 - y) * (1 - p)), weights @ ((1 - y) * p),
-                         weights @ (y * (1 - p)))
+    return count_metrics(
+        weights @ (y * p), weights @ ((1 - y) * (1 - p)), weights @ ((1 - y) * p), weights @ (y * (1 - p))
+    )
 
 
 def medians(gold: np.ndarray, pred: np.ndarray, missing: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:

@@ -22,10 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sys
 import os
 import random
 import re
+import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -43,8 +43,11 @@ from .records import Document, Request
 log = logging.getLogger("harness.synth")
 
 # Letters of each language's script: a text whose letters are mostly elsewhere is dropped.
-SCRIPTS = {"fa": r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]",
-           "ur": r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]", "en": r"[A-Za-z]"}
+SCRIPTS = {
+    "fa": r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]",
+    "ur": r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]",
+    "en": r"[A-Za-z]",
+}
 METHOD = 2  # raise when the label or seed plans change
 # Self-instruct's per-example prompt variation: the request worded differently each time.
 ASKS = (
@@ -79,8 +82,16 @@ def script_share(text: str, language: str) -> float:
     return sum(bool(pattern.match(c)) for c in letters) / len(letters) if letters else 0.0
 
 
-def rejection(text: str, kept: Sequence[str], shown: Sequence[str], language: str, *, min_chars: int,
-              script: float, threshold: float) -> Optional[str]:
+def rejection(
+    text: str,
+    kept: Sequence[str],
+    shown: Sequence[str],
+    language: str,
+    *,
+    min_chars: int,
+    script: float,
+    threshold: float,
+) -> Optional[str]:
     """Why a generated text is dropped, or None to keep it."""
     if not text.strip():
         return "empty"
@@ -99,8 +110,9 @@ def feature_rates(pool: Sequence[Document], keys: Sequence[str]) -> dict[str, fl
     return {k: sum(d.labels[k] for d in pool) / len(pool) for k in keys}
 
 
-def plan_labels(index: int, keys: Sequence[str], rates: Mapping[str, float], seed: int,
-                force: Optional[str] = None) -> dict[str, bool]:
+def plan_labels(
+    index: int, keys: Sequence[str], rates: Mapping[str, float], seed: int, force: Optional[str] = None
+) -> dict[str, bool]:
     """Attempt `index`'s label vector: each feature on at its pool rate, and
     `force` on (a feature no kept example shows yet)."""
     rng = random.Random(f"{seed}/labels/{index}")
@@ -120,30 +132,39 @@ def plan_seeds(index: int, pool: Sequence[Document], k: int, seed: int) -> list[
     return random.Random(f"{seed}/seeds/{index}").sample(sorted(pool, key=lambda d: d.id), min(k, len(pool)))
 
 
-def generator_messages(labels: Mapping[str, bool], names: Mapping[str, str], seeds: Sequence[Document],
-                       language: str, ask: str) -> tuple[dict[str, str], ...]:
+def generator_messages(
+    labels: Mapping[str, bool], names: Mapping[str, str], seeds: Sequence[Document], language: str, ask: str
+) -> tuple[dict[str, str], ...]:
     """The generator's prompt: the seeds, each headed by what its caller
     reports (their real labels), then the new call's header, which a base
     model continues and an instruction-tuned one answers."""
+
     def header(i: int, values: Mapping[str, bool]) -> str:
         on = [names[k] for k, v in values.items() if v]
         return f"Call {i} (the caller reports: {'; '.join(on) if on else 'none of the listed problems'}):"
 
     calls = "\n\n".join(f"{header(i + 1, d.labels)}\n{d.text}" for i, d in enumerate(seeds))
     return (
-        {"role": "system", "content": "You write realistic transcripts of calls to a palliative care service. "
-                                      "Write only the transcript, nothing before or after it."},
-        {"role": "user", "content": f"{ask.format(language=language)} The caller reports exactly the problems in "
-                                    f"its heading, and no other of these: {'; '.join(names.values())}.\n\n"
-                                    f"{calls}\n\n{header(len(seeds) + 1, labels)}"},
+        {
+            "role": "system",
+            "content": "You write realistic transcripts of calls to a palliative care service. "
+            "Write only the transcript, nothing before or after it.",
+        },
+        {
+            "role": "user",
+            "content": f"{ask.format(language=language)} The caller reports exactly the problems in "
+            f"its heading, and no other of these: {'; '.join(names.values())}.\n\n"
+            f"{calls}\n\n{header(len(seeds) + 1, labels)}",
+        },
     )
 
 
 def clean(text: str) -> str:
     """The transcript, without a fence, quotes or a "Call N:" label around it,
     and without a next call the generator went on to write."""
-    text = re.sub(r"^(Call|Transcript)\s*\d*\s*(\([^)]*\))?\s*:\s*", "", text.strip().strip("`").strip(),
-                  flags=re.IGNORECASE)
+    text = re.sub(
+        r"^(Call|Transcript)\s*\d*\s*(\([^)]*\))?\s*:\s*", "", text.strip().strip("`").strip(), flags=re.IGNORECASE
+    )
     return re.split(r"\n\s*(?:Call|Transcript)\s*\d+\b", text)[0].strip().strip('"').strip()
 
 
@@ -203,16 +224,27 @@ def synthesize(conf: Config, plain: dict) -> dict:
 
     out = Path(s.out)
     state_path = out.with_name(out.name + ".state.json")
-    settings = {"dataset": conf.dataset.name, "dataset_digest": cell.dataset_digest,
-                "generator": conf.model.name, "seed": conf.seed, "split_seed": conf.split.seed,
-                "seeds_shown": s.seeds_shown, "rouge_l": s.rouge_l, "min_chars": s.min_chars,
-                "script_share": s.script_share, "consistency": s.consistency,
-                "max_new_tokens": conf.model.backend.get("max_new_tokens"), "method": _method()}
+    settings = {
+        "dataset": conf.dataset.name,
+        "dataset_digest": cell.dataset_digest,
+        "generator": conf.model.name,
+        "seed": conf.seed,
+        "split_seed": conf.split.seed,
+        "seeds_shown": s.seeds_shown,
+        "rouge_l": s.rouge_l,
+        "min_chars": s.min_chars,
+        "script_share": s.script_share,
+        "consistency": s.consistency,
+        "max_new_tokens": conf.model.backend.get("max_new_tokens"),
+        "method": _method(),
+    }
     state = _read_state(state_path)
     if state and state["settings"] != settings:
         changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
-        raise HarnessError(f"{out} was written with other settings ({', '.join(changed)}); remove it and "
-                           f"{state_path.name}, or choose another synth.out")
+        raise HarnessError(
+            f"{out} was written with other settings ({', '.join(changed)}); remove it and "
+            f"{state_path.name}, or choose another synth.out"
+        )
     kept = {r[columns.id]: r for r in _written(out)}
     state = state or {"settings": settings, "attempts": 0, "dropped": {}, "shown": {}}
     dropped = Counter(state["dropped"])
@@ -232,19 +264,30 @@ def synthesize(conf: Config, plain: dict) -> dict:
                 seeds = plan_seeds(i, pool, s.seeds_shown, conf.seed)
                 labels = plan_labels(i, keys, rates, conf.seed, missing[j % len(missing)] if missing else None)
                 ask = ASKS[random.Random(f"{conf.seed}/ask/{i}").randrange(len(ASKS))]
-                plans.append((f"syn-{i:05d}", labels, seeds,
-                              generator_messages(labels, names, seeds, language_name, ask)))
-            generations = backend.generate([Request(doc_id=i, messages=m, text="", language="en")
-                                            for i, _, _, m in plans])
+                plans.append(
+                    (f"syn-{i:05d}", labels, seeds, generator_messages(labels, names, seeds, language_name, ask))
+                )
+            generations = backend.generate(
+                [Request(doc_id=i, messages=m, text="", language="en") for i, _, _, m in plans]
+            )
             for (doc_id, labels, seeds, _), g in zip(plans, generations):
                 state["attempts"] += 1
                 state["shown"][doc_id] = [d.id for d in seeds]
                 if doc_id in kept:  # written before a crash, its state not yet
                     continue
                 text = clean(g.text)
-                earlier = [r[columns.text] for i, r in kept.items() if i < doc_id]  # as the first time, after a crash too
-                reason = rejection(text, earlier, [d.text for d in seeds], language,
-                                   min_chars=s.min_chars, script=s.script_share, threshold=s.rouge_l)
+                earlier = [
+                    r[columns.text] for i, r in kept.items() if i < doc_id
+                ]  # as the first time, after a crash too
+                reason = rejection(
+                    text,
+                    earlier,
+                    [d.text for d in seeds],
+                    language,
+                    min_chars=s.min_chars,
+                    script=s.script_share,
+                    threshold=s.rouge_l,
+                )
                 if reason is None and s.consistency:
                     reason = _contradicted(cell.task, backend, Document(id=doc_id, text=text, labels=labels))
                 if reason is not None:
@@ -259,27 +302,47 @@ def synthesize(conf: Config, plain: dict) -> dict:
                     break
             state["dropped"] = dict(dropped)
             _write_state(state_path, state)
-            log.info("%d of %d examples kept after %d attempts (dropped: %s)", len(kept), s.count,
-                     state["attempts"], ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none")
+            log.info(
+                "%d of %d examples kept after %d attempts (dropped: %s)",
+                len(kept),
+                s.count,
+                state["attempts"],
+                ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none",
+            )
     t = conf.tracking
-    metrics = {"synth/kept": len(kept), "synth/attempts": state["attempts"],
-               **{f"synth/dropped/{k}": v for k, v in dropped.items()}}
-    tracking.log_synth_run(uri=t.uri, experiment=t.experiment, artifact_location=t.artifact_location,
-                           params={**flatten({"synth": plain["synth"]}), **settings},
-                           metrics=metrics, pool_file=out, text_column=columns.text, log_text=t.log_text)
+    metrics = {
+        "synth/kept": len(kept),
+        "synth/attempts": state["attempts"],
+        **{f"synth/dropped/{k}": v for k, v in dropped.items()},
+    }
+    tracking.log_synth_run(
+        uri=t.uri,
+        experiment=t.experiment,
+        artifact_location=t.artifact_location,
+        params={**flatten({"synth": plain["synth"]}), **settings},
+        metrics=metrics,
+        pool_file=out,
+        text_column=columns.text,
+        log_text=t.log_text,
+    )
     if len(kept) < s.count:
-        log.warning("only %d of %d examples kept after %d attempts (synth.max_attempts); the file holds them",
-                    len(kept), s.count, state["attempts"])
+        log.warning(
+            "only %d of %d examples kept after %d attempts (synth.max_attempts); the file holds them",
+            len(kept),
+            s.count,
+            state["attempts"],
+        )
     return state
 
 
 def _contradicted(task, backend, doc: Document) -> Optional[str]:
-    """"contradicted" where the model, extracting from the text as a run does,
+    """ "contradicted" where the model, extracting from the text as a run does,
     gives any feature a value other than the label the text was written for."""
     from . import pipeline
 
     answer = getattr(backend, "score" if task.mode.value == "score" else "generate")(
-        pipeline.build_requests(task, [], [doc]))[0]
+        pipeline.build_requests(task, [], [doc])
+    )[0]
     pred = pipeline.to_prediction(task, doc, "pool", answer).pred
     return "contradicted" if any(v is not None and v != doc.labels[k] for k, v in pred.items()) else None
 

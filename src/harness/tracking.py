@@ -25,8 +25,9 @@ _PARAM_MAX = 6000  # and values of at most 6000 characters
 
 # A key's last part naming a secret: hf_token, api_key, db_password; not a
 # count such as max_new_tokens.
-_SECRET_KEY = re.compile(r"(^|[._])([a-z0-9]*_)?(password|passwd|secret|token|api_key|apikey|credentials?)$",
-                         re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"(^|[._])([a-z0-9]*_)?(password|passwd|secret|token|api_key|apikey|credentials?)$", re.IGNORECASE
+)
 
 
 def redact(key: str, value: Any) -> Any:
@@ -49,8 +50,12 @@ def _is_local_store(uri: str) -> bool:
 
 
 # The database drivers a store URI may need, by the module that is missing.
-_DRIVERS = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary', or write postgresql+psycopg:// for psycopg 3",
-            "pymysql": "pymysql", "MySQLdb": "mysqlclient"}
+_DRIVERS = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary', or write postgresql+psycopg:// for psycopg 3",
+    "pymysql": "pymysql",
+    "MySQLdb": "mysqlclient",
+}
 
 
 @contextlib.contextmanager
@@ -66,10 +71,14 @@ def store_errors(uri: str) -> Iterator[None]:
     except ModuleNotFoundError as e:
         if e.name not in _DRIVERS:
             raise
-        raise HarnessError(f"tracking.uri={shown} needs the database driver {e.name} "
-                           f"(pip install '{_DRIVERS[e.name]}')") from None
-    except (mlflow.exceptions.MlflowException, sqlalchemy.exc.SQLAlchemyError,
-            requests.exceptions.RequestException) as e:
+        raise HarnessError(
+            f"tracking.uri={shown} needs the database driver {e.name} (pip install '{_DRIVERS[e.name]}')"
+        ) from None
+    except (
+        mlflow.exceptions.MlflowException,
+        sqlalchemy.exc.SQLAlchemyError,
+        requests.exceptions.RequestException,
+    ) as e:
         detail = " ".join(str(getattr(e, "message", e)).split())[:300]
         raise HarnessError(f"tracking store {shown}: {mask_passwords(detail)}") from None
 
@@ -78,16 +87,19 @@ def _experiment_id(name: str, artifact_location: Optional[str], uri: str) -> str
     client = mlflow.MlflowClient()
     found = client.get_experiment_by_name(name)
     if found is not None and found.lifecycle_stage == "deleted":
-        raise HarnessError(f"experiment {name!r} was deleted in {mask_passwords(uri)} (restore it with "
-                           f"`mlflow experiments restore --experiment-id {found.experiment_id}`, or name another "
-                           "in tracking.experiment)")
+        raise HarnessError(
+            f"experiment {name!r} was deleted in {mask_passwords(uri)} (restore it with "
+            f"`mlflow experiments restore --experiment-id {found.experiment_id}`, or name another "
+            "in tracking.experiment)"
+        )
     if found is not None:
         return found.experiment_id
     location = Path(artifact_location).resolve().as_uri() if artifact_location and _is_local_store(uri) else None
     try:
         # The MLflow UI then opens the runs table rather than its GenAI overview.
-        return client.create_experiment(name, artifact_location=location,
-                                        tags={"mlflow.experimentKind": "custom_model_development"})
+        return client.create_experiment(
+            name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}
+        )
     except mlflow.exceptions.MlflowException:
         found = client.get_experiment_by_name(name)  # a parallel job created it first
         if found is None:
@@ -97,9 +109,9 @@ def _experiment_id(name: str, artifact_location: Optional[str], uri: str) -> str
 
 def _log_params(params: Mapping[str, Any]) -> None:
     items = [(k, str(redact(k, v))) for k, v in params.items()]
-    items = [(k, v if len(v) <= _PARAM_MAX else v[:_PARAM_MAX - 1] + "…") for k, v in items]
+    items = [(k, v if len(v) <= _PARAM_MAX else v[: _PARAM_MAX - 1] + "…") for k, v in items]
     for i in range(0, len(items), _PARAM_BATCH):
-        mlflow.log_params(dict(items[i:i + _PARAM_BATCH]))
+        mlflow.log_params(dict(items[i : i + _PARAM_BATCH]))
 
 
 def _probe(uri: str, timeout_s: float) -> None:
@@ -111,8 +123,10 @@ def _probe(uri: str, timeout_s: float) -> None:
         requests.get(uri.rstrip("/") + "/health", timeout=timeout_s)  # any answer will do: auth is checked later
     except requests.exceptions.RequestException as e:
         kind = "no answer" if isinstance(e, requests.exceptions.Timeout) else "cannot connect"
-        raise HarnessError(f"tracking.uri={mask_passwords(uri)}: {kind} within {timeout_s:g} s "
-                           "(is the server running? tracking.timeout_s sets the wait)") from None
+        raise HarnessError(
+            f"tracking.uri={mask_passwords(uri)}: {kind} within {timeout_s:g} s "
+            "(is the server running? tracking.timeout_s sets the wait)"
+        ) from None
 
 
 def _probe_database(uri: str, timeout_s: float) -> None:
@@ -120,15 +134,17 @@ def _probe_database(uri: str, timeout_s: float) -> None:
     connection for many minutes)."""
     import sqlalchemy
 
-    engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool,
-                                      connect_args={"connect_timeout": max(int(timeout_s), 1)})
+    engine = sqlalchemy.create_engine(
+        uri, poolclass=sqlalchemy.pool.NullPool, connect_args={"connect_timeout": max(int(timeout_s), 1)}
+    )
     try:
         with engine.connect():
             pass
     except sqlalchemy.exc.OperationalError as e:
         detail = " ".join(str(e.orig).split())[:200]
-        raise HarnessError(f"tracking.uri={mask_passwords(uri)}: cannot connect within {timeout_s:g} s "
-                           f"({mask_passwords(detail)})") from None
+        raise HarnessError(
+            f"tracking.uri={mask_passwords(uri)}: cannot connect within {timeout_s:g} s ({mask_passwords(detail)})"
+        ) from None
     finally:
         engine.dispose()
 
@@ -144,8 +160,10 @@ def _connect(uri: str, timeout_s: float = 30.0) -> None:
 
     scheme = urlparse(uri).scheme.split("+")[0]
     if scheme not in _SCHEMES and not (len(scheme) == 1 and "://" not in uri):  # C:\... is a folder
-        raise HarnessError(f"tracking.uri={mask_passwords(uri)}: unknown scheme {scheme!r} (a folder, "
-                           "sqlite:///file.db, http(s)://server or postgresql+psycopg://...)")
+        raise HarnessError(
+            f"tracking.uri={mask_passwords(uri)}: unknown scheme {scheme!r} (a folder, "
+            "sqlite:///file.db, http(s)://server or postgresql+psycopg://...)"
+        )
     if scheme in ("http", "https"):
         _probe(uri, timeout_s)
         os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(timeout_s, 1)))
@@ -179,16 +197,22 @@ def check_names(metric_keys: Sequence[str], param_keys: Sequence[str]) -> None:
     """Every metric and param name the run will log is one MLflow accepts, checked before the run exists."""
     from mlflow.utils import validation
 
-    for check, keys, what in ((validation._validate_metric_name, metric_keys, "metric"),
-                              (validation._validate_param_name, param_keys, "param")):
+    for check, keys, what in (
+        (validation._validate_metric_name, metric_keys, "metric"),
+        (validation._validate_param_name, param_keys, "param"),
+    ):
         for key in keys:
             try:
                 check(key)
                 if len(key) > validation.MAX_ENTITY_KEY_LENGTH:
-                    raise mlflow.exceptions.MlflowException(f"longer than {validation.MAX_ENTITY_KEY_LENGTH} characters")
+                    raise mlflow.exceptions.MlflowException(
+                        f"longer than {validation.MAX_ENTITY_KEY_LENGTH} characters"
+                    )
             except mlflow.exceptions.MlflowException as e:
-                raise HarnessError(f"MLflow refuses the {what} name {key!r} (from a feature key or setting): "
-                                   f"{' '.join(e.message.split())[:200]}") from None
+                raise HarnessError(
+                    f"MLflow refuses the {what} name {key!r} (from a feature key or setting): "
+                    f"{' '.join(e.message.split())[:200]}"
+                ) from None
 
 
 def writable(folder: Path, what: str) -> None:
@@ -211,20 +235,29 @@ def open_experiment(uri: str, experiment: str, artifact_location: Optional[str],
     if location.startswith("file:") or "://" not in location:
         from urllib.parse import unquote, urlparse
 
-        writable(Path(unquote(urlparse(location).path) if location.startswith("file:") else location),
-                 "tracking.artifact_location")
+        writable(
+            Path(unquote(urlparse(location).path) if location.startswith("file:") else location),
+            "tracking.artifact_location",
+        )
 
 
 @contextlib.contextmanager
 def tracked_run(
-    *, uri: str, experiment: str, artifact_location: Optional[str], run_name: str,
-    params: Mapping[str, Any], tags: Mapping[str, str], system_metrics: bool = False,
+    *,
+    uri: str,
+    experiment: str,
+    artifact_location: Optional[str],
+    run_name: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, str],
+    system_metrics: bool = False,
 ) -> Iterator[str]:
     """An MLflow run around the body; yields its id. A body that raises leaves
     the run marked FAILED, and Ctrl-C KILLED, not looking like a result."""
     experiment_id = _open_store(uri, experiment, artifact_location)
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags),
-                           log_system_metrics=system_metrics)
+    run = mlflow.start_run(
+        experiment_id=experiment_id, run_name=run_name, tags=dict(tags), log_system_metrics=system_metrics
+    )
     try:
         _log_params(params)
         yield run.info.run_id
@@ -238,8 +271,9 @@ def tracked_run(
 
 
 @contextlib.contextmanager
-def study_run(*, uri: str, experiment: str, artifact_location: Optional[str], study: str,
-              params: Mapping[str, Any]) -> Iterator[str]:
+def study_run(
+    *, uri: str, experiment: str, artifact_location: Optional[str], study: str, params: Mapping[str, Any]
+) -> Iterator[str]:
     """The parent run of an Optuna study: resumed when the study is, so every
     worker and every resumption nests its trials under one run."""
     import tempfile
@@ -249,16 +283,22 @@ def study_run(*, uri: str, experiment: str, artifact_location: Optional[str], st
     experiment_id = _open_store(uri, experiment, artifact_location)
     client = mlflow.MlflowClient()
     # Workers on this machine starting together must find one parent, not make two.
-    lock = Path(tempfile.gettempdir()) / f"harness-study-{hashlib.sha256(f'{uri}|{study}'.encode()).hexdigest()[:16]}.lock"
+    lock = (
+        Path(tempfile.gettempdir()) / f"harness-study-{hashlib.sha256(f'{uri}|{study}'.encode()).hexdigest()[:16]}.lock"
+    )
     with FileLock(lock):
         found = client.search_runs(
-            [experiment_id], filter_string=f"tags.`{names.STUDY}` = '{study}' and tags.`{names.ROLE}` = 'study'",
-            order_by=["attributes.start_time ASC"], max_results=1)
+            [experiment_id],
+            filter_string=f"tags.`{names.STUDY}` = '{study}' and tags.`{names.ROLE}` = 'study'",
+            order_by=["attributes.start_time ASC"],
+            max_results=1,
+        )
         if found:
             run_id = found[0].info.run_id
         else:
-            run_id = client.create_run(experiment_id, run_name=f"tune|{study}",
-                                       tags={names.STUDY: study, names.ROLE: "study"}).info.run_id
+            run_id = client.create_run(
+                experiment_id, run_name=f"tune|{study}", tags={names.STUDY: study, names.ROLE: "study"}
+            ).info.run_id
             mlflow.start_run(run_id=run_id)
             _log_params(params)
             mlflow.end_run()
@@ -269,8 +309,12 @@ def study_run(*, uri: str, experiment: str, artifact_location: Optional[str], st
 @contextlib.contextmanager
 def trial_run(number: int, params: Mapping[str, Any], pruned: type[BaseException]) -> Iterator[None]:
     """A nested run per trial, tagged with how the trial ended."""
-    mlflow.start_run(run_name=f"trial {number}", nested=True, experiment_id=mlflow.active_run().info.experiment_id,
-                     tags={names.ROLE: "trial", "optuna_trial": str(number)})
+    mlflow.start_run(
+        run_name=f"trial {number}",
+        nested=True,
+        experiment_id=mlflow.active_run().info.experiment_id,
+        tags={names.ROLE: "trial", "optuna_trial": str(number)},
+    )
     _log_params(params)
     try:
         yield
@@ -286,8 +330,9 @@ def trial_run(number: int, params: Mapping[str, Any], pruned: type[BaseException
     mlflow.end_run()
 
 
-def previous_runs(uri: str, experiment: str, config_hash: str,
-                  settings_hash: str) -> tuple[Optional[str], list[str], Optional[str]]:
+def previous_runs(
+    uri: str, experiment: str, config_hash: str, settings_hash: str
+) -> tuple[Optional[str], list[str], Optional[str]]:
     """(a finished run of this cell, ids of runs of it still marked RUNNING,
     a finished run of the same settings on other data: why the cell reruns)."""
     found = mlflow.get_experiment_by_name(experiment)
@@ -299,9 +344,12 @@ def previous_runs(uri: str, experiment: str, config_hash: str,
     stale = [r.info.run_id for r in runs if r.info.status == "RUNNING"]
     older = None
     if not finished:
-        before = client.search_runs([found.experiment_id], max_results=1, order_by=["attributes.start_time DESC"],
-                                    filter_string=f"params.{names.CELL_SETTINGS} = '{settings_hash}' and "
-                                                  "attributes.status = 'FINISHED'")
+        before = client.search_runs(
+            [found.experiment_id],
+            max_results=1,
+            order_by=["attributes.start_time DESC"],
+            filter_string=f"params.{names.CELL_SETTINGS} = '{settings_hash}' and attributes.status = 'FINISHED'",
+        )
         older = before[0].info.run_id if before else None
     return (finished[0] if finished else None), stale, older
 
@@ -328,20 +376,32 @@ def log_study_result(tags: Mapping[str, str], metrics: Mapping[str, float], sele
     mlflow.log_artifact(selection_file)
 
 
-def log_synth_run(*, uri: str, experiment: str, artifact_location: Optional[str], params: Mapping[str, Any],
-                  metrics: Mapping[str, float], pool_file: Path, text_column: str, log_text: str) -> None:
+def log_synth_run(
+    *,
+    uri: str,
+    experiment: str,
+    artifact_location: Optional[str],
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    pool_file: Path,
+    text_column: str,
+    log_text: str,
+) -> None:
     """harness-synth's run: its settings, what it kept and dropped, and the
     pool file with its texts as tracking.log_text allows (a synthetic text
     can echo a real seed)."""
     experiment_id = _open_store(uri, experiment, artifact_location)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"synth|{params.get('generator')}",
-                          tags={names.ROLE: "synth"}):
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"synth|{params.get('generator')}", tags={names.ROLE: "synth"}
+    ):
         _log_params(params)
         mlflow.log_metrics(dict(metrics))
         if pool_file.is_file():
             rows = [json.loads(line) for line in pool_file.read_text(encoding="utf-8").split("\n") if line.strip()]
-            text = "".join(json.dumps({**r, text_column: text_for_log(r[text_column], log_text)}, ensure_ascii=False)
-                           + "\n" for r in rows)
+            text = "".join(
+                json.dumps({**r, text_column: text_for_log(r[text_column], log_text)}, ensure_ascii=False) + "\n"
+                for r in rows
+            )
             mlflow.log_text(text, pool_file.name)
 
 
@@ -358,8 +418,13 @@ def per_feature_csv(per_feature: Mapping[str, Mapping[str, float]]) -> str:
 def predictions_jsonl(result: RunResult, log_text: str) -> str:
     rows = []
     for p in result.predictions:
-        row = {"id": p.doc_id, "split": p.split, "raw_output": text_for_log(p.raw_output, log_text),
-               "pred": dict(p.pred), "gold": dict(p.gold)}
+        row = {
+            "id": p.doc_id,
+            "split": p.split,
+            "raw_output": text_for_log(p.raw_output, log_text),
+            "pred": dict(p.pred),
+            "gold": dict(p.gold),
+        }
         if p.prob is not None:
             row["prob"] = dict(p.prob)
         rows.append(json.dumps(row, ensure_ascii=False) + "\n")
@@ -374,9 +439,13 @@ def predictions_table(result: RunResult, log_text: str):
 
     rows = []
     for p in result.predictions:
-        row = {"id": p.doc_id, "split": p.split, "right": sum(p.pred[k] is not None and p.pred[k] == g
-                                                              for k, g in p.gold.items()),
-               "missing": sum(v is None for v in p.pred.values()), "answer": text_for_log(p.raw_output, log_text)}
+        row = {
+            "id": p.doc_id,
+            "split": p.split,
+            "right": sum(p.pred[k] is not None and p.pred[k] == g for k, g in p.gold.items()),
+            "missing": sum(v is None for v in p.pred.values()),
+            "answer": text_for_log(p.raw_output, log_text),
+        }
         for k, g in p.gold.items():
             row[k], row[f"{k}_gold"] = p.pred[k], g
         rows.append(row)
@@ -385,14 +454,29 @@ def predictions_table(result: RunResult, log_text: str):
 
 def log_translations(documents, texts: Mapping[str, str], split_of: Mapping[str, str], log_text: str) -> None:
     """translations.jsonl: what the extractor read on the translate route."""
-    rows = [{"id": d.id, "split": split_of[d.id], "source": text_for_log(d.text, log_text),
-             "translation": text_for_log(texts[d.id], log_text), "reference": text_for_log(d.reference, log_text)}
-            for d in documents]
+    rows = [
+        {
+            "id": d.id,
+            "split": split_of[d.id],
+            "source": text_for_log(d.text, log_text),
+            "translation": text_for_log(texts[d.id], log_text),
+            "reference": text_for_log(d.reference, log_text),
+        }
+        for d in documents
+    ]
     mlflow.log_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), names.TRANSLATIONS)
 
 
-def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, dataset_path: str,
-               dataset_digest: str, context: str, log_text: str) -> None:
+def log_result(
+    result: RunResult,
+    *,
+    config_yaml: str,
+    dataset_name: str,
+    dataset_path: str,
+    dataset_digest: str,
+    context: str,
+    log_text: str,
+) -> None:
     """Metrics, artifacts and the evaluated dataset of the active run."""
     import pandas as pd
 
@@ -422,7 +506,7 @@ def log_result(result: RunResult, *, config_yaml: str, dataset_name: str, datase
             # get-or-create (PostgreSQL: unique violation); the retry finds it.
             if "unique" not in str(e).lower() or attempt == 3:
                 raise
-            time.sleep(0.2 * 2 ** attempt)
+            time.sleep(0.2 * 2**attempt)
 
 
 def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
@@ -434,10 +518,16 @@ def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
     _connect(uri)
     found = mlflow.get_experiment_by_name(experiment)
     if found is None or found.lifecycle_stage == "deleted":
-        raise HarnessError(f"no experiment named {experiment!r} in the tracking store {redact('uri', uri)}"
-                           f"{' (it was deleted)' if found is not None else ''}")
-    runs = mlflow.search_runs([found.experiment_id], filter_string="attributes.status = 'FINISHED'",
-                              order_by=["attributes.start_time DESC"], output_format="list")
+        raise HarnessError(
+            f"no experiment named {experiment!r} in the tracking store {redact('uri', uri)}"
+            f"{' (it was deleted)' if found is not None else ''}"
+        )
+    runs = mlflow.search_runs(
+        [found.experiment_id],
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
     seen: set[str] = set()
     out = []
     client = mlflow.MlflowClient()
@@ -449,13 +539,22 @@ def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 path = client.download_artifacts(run.info.run_id, names.PREDICTIONS, tmp)
-                predictions = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").split("\n")
-                               if line.strip()]  # only "\n" ends a line: an id may hold U+2028
+                predictions = [
+                    json.loads(line) for line in Path(path).read_text(encoding="utf-8").split("\n") if line.strip()
+                ]  # only "\n" ends a line: an id may hold U+2028
             except (mlflow.exceptions.MlflowException, OSError, ValueError):
                 predictions = None
-        out.append({"run_id": run.info.run_id, "name": run.info.run_name, "start_time": run.info.start_time,
-                    "params": dict(run.data.params), "tags": dict(run.data.tags), "metrics": dict(run.data.metrics),
-                    "predictions": predictions})
+        out.append(
+            {
+                "run_id": run.info.run_id,
+                "name": run.info.run_name,
+                "start_time": run.info.start_time,
+                "params": dict(run.data.params),
+                "tags": dict(run.data.tags),
+                "metrics": dict(run.data.metrics),
+                "predictions": predictions,
+            }
+        )
     return out
 
 

@@ -31,8 +31,10 @@ def translation_key(translator: str, system: str, decoding: Mapping, text: str) 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-_SCHEMA = ("CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, translator TEXT NOT NULL,"
-           " source TEXT NOT NULL, translation TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)")
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, translator TEXT NOT NULL,"
+    " source TEXT NOT NULL, translation TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)"
+)
 
 
 def open_cache(location: str) -> "TranslationCache | PostgresTranslationCache":
@@ -55,9 +57,10 @@ class TranslationCache:
         keys = list(keys)
         found: dict[str, str] = {}
         for i in range(0, len(keys), 500):  # SQLite caps the number of bound parameters
-            part = keys[i:i + 500]
-            rows = self.db.execute(f"SELECT key, translation FROM translations WHERE key IN "
-                                   f"({','.join('?' * len(part))})", part)
+            part = keys[i : i + 500]
+            rows = self.db.execute(
+                f"SELECT key, translation FROM translations WHERE key IN ({','.join('?' * len(part))})", part
+            )
             found.update(rows.fetchall())
         return found
 
@@ -66,8 +69,9 @@ class TranslationCache:
         now = time.time()
         with self.db:  # one transaction per chunk
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany("INSERT OR IGNORE INTO translations VALUES (?, ?, ?, ?, ?)",
-                                [(*row, now) for row in rows])
+            self.db.executemany(
+                "INSERT OR IGNORE INTO translations VALUES (?, ?, ?, ?, ?)", [(*row, now) for row in rows]
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -80,8 +84,9 @@ class PostgresTranslationCache:
         try:
             import psycopg
         except ImportError:
-            raise HarnessError("translator.cache: a PostgreSQL cache needs psycopg (pip install -e '.[postgres]')") \
-                from None
+            raise HarnessError(
+                "translator.cache: a PostgreSQL cache needs psycopg (pip install -e '.[postgres]')"
+            ) from None
         self.where = url.split("@")[-1]  # for messages: no credentials
         try:
             self.db = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True)
@@ -99,8 +104,10 @@ class PostgresTranslationCache:
     def put(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
         now = time.time()
         with self.db.transaction(), self.db.cursor() as cursor:
-            cursor.executemany("INSERT INTO translations VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
-                               [(*row, now) for row in rows])
+            cursor.executemany(
+                "INSERT INTO translations VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
+                [(*row, now) for row in rows],
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -138,10 +145,16 @@ def translate(
     pending = list(todo.items())
     with progress.batch_bar(len(pending), "translations") as (on_batch, advance):
         for start in range(0, len(pending), chunk_size):
-            part = pending[start:start + chunk_size]
-            requests = [Request(doc_id=d.id, messages=({"role": "system", "content": system},
-                                                       {"role": "user", "content": d.text}),
-                                text=d.text, language=language) for _, d in part]
+            part = pending[start : start + chunk_size]
+            requests = [
+                Request(
+                    doc_id=d.id,
+                    messages=({"role": "system", "content": system}, {"role": "user", "content": d.text}),
+                    text=d.text,
+                    language=language,
+                )
+                for _, d in part
+            ]
             generations = backend.generate(requests, on_batch=on_batch)
             cache.put([(key, translator, d.text, g.text.strip()) for (key, d), g in zip(part, generations)])
             found.update({key: g.text.strip() for (key, _), g in zip(part, generations)})

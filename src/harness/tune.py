@@ -17,8 +17,8 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import hydra
@@ -100,8 +100,9 @@ def _heartbeat(storage, trial_id: int) -> Iterator[None]:
         thread.join()
 
 
-def run_trials(study, storage, url: str, n_trials: int, objective: Callable, timeout: Optional[float],
-               baselines: list[dict]) -> None:
+def run_trials(
+    study, storage, url: str, n_trials: int, objective: Callable, timeout: Optional[float], baselines: list[dict]
+) -> None:
     """Ask, run and tell trials until the study holds n_trials that are
     finished, running or queued (failed ones are replaced), or time is up.
     A new study starts from the baselines. Several workers on one storage
@@ -148,9 +149,14 @@ def tune_config(cfg: DictConfig) -> float:
     check_ranges(conf)
     t = conf.tune
     # Trials read dev only; their examples are drawn here, not by prompt.selection.
-    cell = prepare(replace(conf, split=replace(conf.split, evaluate=Evaluate.dev),
-                           dataset=replace(conf.dataset, limit=t.dev_limit),
-                           prompt=replace(conf.prompt, selection=Selection.random, shots=0)))
+    cell = prepare(
+        replace(
+            conf,
+            split=replace(conf.split, evaluate=Evaluate.dev),
+            dataset=replace(conf.dataset, limit=t.dev_limit),
+            prompt=replace(conf.prompt, selection=Selection.random, shots=0),
+        )
+    )
     if conf.prompt.pool is Pool.synthetic:  # its own study: trials over other examples (the file checked by prepare)
         from .data import file_digest
 
@@ -159,8 +165,9 @@ def tune_config(cfg: DictConfig) -> float:
     by_id = {d.id: d for d in cell.documents + cell.pool}
     k_low, k_high = t.k_range or (conf.prompt.shots, conf.prompt.shots)
     if not 0 < k_low <= k_high <= len(pool):
-        raise HarnessError(f"tune: k from {k_low} to {k_high} examples, but the pool holds {len(pool)} "
-                           "(tune.k_range, prompt.shots)")
+        raise HarnessError(
+            f"tune: k from {k_low} to {k_high} examples, but the pool holds {len(pool)} (tune.k_range, prompt.shots)"
+        )
     backend, route = components(conf)
     objective_key = f"median/{t.objective.value}"
 
@@ -168,12 +175,22 @@ def tune_config(cfg: DictConfig) -> float:
     pruner = optuna.pruners.MedianPruner(n_startup_trials=t.startup_trials, n_warmup_steps=1)
     storage = _storage(t.storage)
     with _storage_lock(t.storage, "schema"):
-        study = optuna.create_study(study_name=t.study, storage=storage, sampler=sampler,
-                                    pruner=pruner, direction="maximize", load_if_exists=True)
+        study = optuna.create_study(
+            study_name=t.study,
+            storage=storage,
+            sampler=sampler,
+            pruner=pruner,
+            direction="maximize",
+            load_if_exists=True,
+        )
     pool_docs = [by_id[i] for i in pool]
-    baselines = [{"k": k_low, **{f"shot_{i}": d.id for i, d in enumerate(shots)}}
-                 for shots in (splits.random_shots(pool_docs, k_low, conf.seed),
-                               splits.balanced_shots(pool_docs, k_low, cell.task.keys, conf.seed))]
+    baselines = [
+        {"k": k_low, **{f"shot_{i}": d.id for i, d in enumerate(shots)}}
+        for shots in (
+            splits.random_shots(pool_docs, k_low, conf.seed),
+            splits.balanced_shots(pool_docs, k_low, cell.task.keys, conf.seed),
+        )
+    ]
 
     def objective(trial: optuna.Trial) -> float:
         k = trial.suggest_int("k", k_low, k_high)
@@ -185,26 +202,38 @@ def tune_config(cfg: DictConfig) -> float:
             step = iter(range(len(cell.evaluated)))
 
             def report(predictions: list) -> None:  # after each chunk of dev documents
-                per_feature = metrics.score([p.gold for p in predictions], [p.pred for p in predictions],
-                                            cell.task.keys)
+                per_feature = metrics.score(
+                    [p.gold for p in predictions], [p.pred for p in predictions], cell.task.keys
+                )
                 value, at = metrics.summarize(per_feature, len(predictions))[objective_key], next(step)
                 trial.report(value, at)
                 tracking.log_metrics({f"dev/{objective_key}": value}, step=at)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"dev {objective_key} {value:.3f} after {len(predictions)} documents")
 
-            result = pipeline.run_cell(replace(cell, shots=[by_id[i] for i in ids]), backend, route,
-                                       chunk_size=t.chunk_size, on_chunk=report)
+            result = pipeline.run_cell(
+                replace(cell, shots=[by_id[i] for i in ids]), backend, route, chunk_size=t.chunk_size, on_chunk=report
+            )
             value = result.metrics[objective_key]
-            tracking.log_metrics({f"dev/{m}": v for m, v in result.metrics.items()
-                                  if m.startswith(("median/", "mean/", "missing/"))})
+            tracking.log_metrics(
+                {f"dev/{m}": v for m, v in result.metrics.items() if m.startswith(("median/", "mean/", "missing/"))}
+            )
         trial.set_user_attr("shot_ids", ids)
         return value
 
     tr = conf.tracking
-    with tracking.study_run(uri=tr.uri, experiment=tr.experiment, artifact_location=tr.artifact_location,
-                            study=t.study, params={**flatten({"tune": plain["tune"]}), "model": conf.model.name,
-                                                   "route": conf.route.name, "dataset": conf.dataset.name}):
+    with tracking.study_run(
+        uri=tr.uri,
+        experiment=tr.experiment,
+        artifact_location=tr.artifact_location,
+        study=t.study,
+        params={
+            **flatten({"tune": plain["tune"]}),
+            "model": conf.model.name,
+            "route": conf.route.name,
+            "dataset": conf.dataset.name,
+        },
+    ):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         run_trials(study, storage, t.storage, t.n_trials, objective, t.timeout, baselines)
         completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -213,13 +242,33 @@ def tune_config(cfg: DictConfig) -> float:
         best = study.best_trial
         path = Path(t.selection_dir) / f"{t.study.replace('|', '_').replace('/', '_')}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"study": t.study, "ids": best.user_attrs["shot_ids"], "trial": best.number,
-                                    f"dev_{objective_key}": best.value}, indent=1) + "\n", encoding="utf-8")
-        tracking.log_study_result({"best_trial": str(best.number), "best_shot_ids": json.dumps(best.user_attrs["shot_ids"])},
-                                  {f"best/dev/{objective_key}": best.value, "trials/complete": len(completed)},
-                                  str(path))
-    log.info("study %s: best trial %d, dev %s %.3f, examples %s; selection written to %s", t.study, best.number,
-             objective_key, best.value, best.user_attrs["shot_ids"], path)
+        path.write_text(
+            json.dumps(
+                {
+                    "study": t.study,
+                    "ids": best.user_attrs["shot_ids"],
+                    "trial": best.number,
+                    f"dev_{objective_key}": best.value,
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        tracking.log_study_result(
+            {"best_trial": str(best.number), "best_shot_ids": json.dumps(best.user_attrs["shot_ids"])},
+            {f"best/dev/{objective_key}": best.value, "trials/complete": len(completed)},
+            str(path),
+        )
+    log.info(
+        "study %s: best trial %d, dev %s %.3f, examples %s; selection written to %s",
+        t.study,
+        best.number,
+        objective_key,
+        best.value,
+        best.user_attrs["shot_ids"],
+        path,
+    )
 
     # The one look at test: an ordinary run with the tuned selection, tagged with the study.
     final = cfg.copy()

@@ -73,9 +73,15 @@ class Backend:
         return other
 
 
-def fit_to_context(r: Request, render: Callable[[Request], str], encode: Callable[[str], Sequence[int]],
-                   decode: Callable[[Sequence[int]], str], context: Optional[int], max_new_tokens: int,
-                   truncate: bool) -> Request:
+def fit_to_context(
+    r: Request,
+    render: Callable[[Request], str],
+    encode: Callable[[str], Sequence[int]],
+    decode: Callable[[Sequence[int]], str],
+    context: Optional[int],
+    max_new_tokens: int,
+    truncate: bool,
+) -> Request:
     """The request, with its transcript cut from the end if the prompt (plus the
     answer: the template in score mode, else max_new_tokens) would not fit the
     model's context and `truncate` is on; else a clear error."""
@@ -85,15 +91,19 @@ def fit_to_context(r: Request, render: Callable[[Request], str], encode: Callabl
         if over <= 0:
             return r
         if not truncate:
-            raise HarnessError(f"document {r.doc_id}: prompt of {n} tokens"
-                               f"{'' if r.score else f' plus max_new_tokens={max_new_tokens}'} exceeds "
-                               f"the model's context of {context} (model.backend.truncate=true cuts "
-                               "such transcripts to fit, and counts them)")
+            raise HarnessError(
+                f"document {r.doc_id}: prompt of {n} tokens"
+                f"{'' if r.score else f' plus max_new_tokens={max_new_tokens}'} exceeds "
+                f"the model's context of {context} (model.backend.truncate=true cuts "
+                "such transcripts to fit, and counts them)"
+            )
         text_ids = encode(r.text)
         if len(text_ids) <= over:
-            raise HarnessError(f"document {r.doc_id}: the prompt exceeds the model's context of {context} "
-                               "even without the transcript (fewer examples, or a shorter prompt)")
-        short = decode(text_ids[:len(text_ids) - over - 4])
+            raise HarnessError(
+                f"document {r.doc_id}: the prompt exceeds the model's context of {context} "
+                "even without the transcript (fewer examples, or a shorter prompt)"
+            )
+        short = decode(text_ids[: len(text_ids) - over - 4])
         last = {**r.messages[-1], "content": r.messages[-1]["content"].replace(r.text, short)}
         r = replace(r, messages=(*r.messages[:-1], last), text=short)
     return r

@@ -33,10 +33,18 @@ from ..models import fingerprint, resolve_model
 from ..prompts import plain_turns
 from ..records import Generation, Request, Scores
 from . import Backend, OnBatch, fit_to_context
-from .layout import (Attention, batch_inputs, common_prefix, empty_static_cache, fill_rows, static_cache,
-                     suffix_positions, value_ids, value_positions)
+from .layout import (
+    Attention,
+    batch_inputs,
+    common_prefix,
+    empty_static_cache,
+    fill_rows,
+    static_cache,
+    suffix_positions,
+    value_ids,
+    value_positions,
+)
 from .processors import greedy_choices, greedy_processors
-
 
 # Room for the answer in a decoding cache (its tokens and the slots of
 # unconfirmed drafts). Attention reads the whole static cache, empty room
@@ -50,8 +58,10 @@ def default_dtype(device: torch.device) -> str:
     or AVX512-BF16), else float32."""
     if device.type == "cuda":
         return "bfloat16"
-    native = (getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-              or getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+    native = (
+        getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+        or getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+    )
     return "bfloat16" if device.type == "cpu" and native else "float32"
 
 
@@ -94,7 +104,8 @@ class TransformersBackend(Backend):
         # A prompt is tokenized to fit it, to find the shared prefix and to batch
         # it: once is enough (4 bytes a token: a few MB for a run's prompts).
         self._encode = functools.lru_cache(maxsize=4096)(
-            lambda text: array.array("i", self.tokenizer(text, add_special_tokens=False).input_ids))
+            lambda text: array.array("i", self.tokenizer(text, add_special_tokens=False).input_ids)
+        )
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(self.device).eval()
@@ -111,8 +122,9 @@ class TransformersBackend(Backend):
         # In bfloat16 a pass has a larger fixed cost, and pairs were 0.95-1.06x:
         # there, as on a GPU, the whole batch is read at once.
         pairs = self.device.type == "cpu" and dtype == "float32"
-        self.prefill_batch_size = ((2 if pairs else self.batch_size)
-                                   if prefill_batch_size == "auto" else prefill_batch_size)
+        self.prefill_batch_size = (
+            (2 if pairs else self.batch_size) if prefill_batch_size == "auto" else prefill_batch_size
+        )
         self.max_new_tokens = max_new_tokens
         self.draft_tokens = draft_tokens
         eos = self.model.generation_config.eos_token_id
@@ -126,8 +138,15 @@ class TransformersBackend(Backend):
 
     def reset_stats(self) -> None:
         """Time and memory counters a run reports (the pipeline resets them per run)."""
-        self.stats = {"prefix_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0, "prefix_tokens": 0, "prompt_tokens": 0,
-                      "gen_tokens": 0, "truncated": 0}
+        self.stats = {
+            "prefix_s": 0.0,
+            "prefill_s": 0.0,
+            "decode_s": 0.0,
+            "prefix_tokens": 0,
+            "prompt_tokens": 0,
+            "gen_tokens": 0,
+            "truncated": 0,
+        }
         self.peak_gpu_mem_mb = 0.0
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -152,7 +171,7 @@ class TransformersBackend(Backend):
         every chunk - and a resumed run's first chunk - uses the same one."""
         if requests:
             rows, limit = self._token_rows([self._fit(r) for r in requests])
-            shared = tuple(rows[0][:common_prefix(rows, limit)])
+            shared = tuple(rows[0][: common_prefix(rows, limit)])
             if self._prefix is None or self._prefix[0] != shared:  # else: the same prefix, already computed
                 self._prefix = None
                 self._prefix_cache(rows, limit)
@@ -174,9 +193,15 @@ class TransformersBackend(Backend):
 
     def _fit(self, r: Request) -> Request:
         """The request, cut to fit the context where model.backend.truncate allows it."""
-        return fit_to_context(r, self.render, self._encode,
-                              lambda ids: self.tokenizer.decode(list(ids), skip_special_tokens=True),
-                              self.context, self.max_new_tokens, self.truncate)
+        return fit_to_context(
+            r,
+            self.render,
+            self._encode,
+            lambda ids: self.tokenizer.decode(list(ids), skip_special_tokens=True),
+            self.context,
+            self.max_new_tokens,
+            self.truncate,
+        )
 
     def _token_rows(self, requests: Sequence[Request]) -> tuple[list[list[int]], int]:
         """Token ids per request (prompt, plus the answer template in score
@@ -205,8 +230,12 @@ class TransformersBackend(Backend):
         self._sync()
         t0 = time.perf_counter()
         # Only its keys and values are wanted: no logits over the vocabulary.
-        cache = self.model(input_ids=torch.tensor([rows[0][:n]], device=self.device), use_cache=True,
-                           cache=self.attention.empty_cache(), logits_to_keep=1).cache
+        cache = self.model(
+            input_ids=torch.tensor([rows[0][:n]], device=self.device),
+            use_cache=True,
+            cache=self.attention.empty_cache(),
+            logits_to_keep=1,
+        ).cache
         self._sync()
         self.stats["prefix_s"] += time.perf_counter() - t0
         self.stats["prefix_tokens"] += n
@@ -235,7 +264,7 @@ class TransformersBackend(Backend):
         order = sorted(range(len(requests)), key=lambda i: -len(rows[i]))
         out: list = [None] * len(requests)
         for start in range(0, len(order), size):
-            idx = order[start:start + size]
+            idx = order[start : start + size]
             batch, batch_rows = [requests[i] for i in idx], [rows[i] for i in idx]
             self.stats["prompt_tokens"] += sum(len(r) - n_prefix for r in batch_rows)
             for i, a in zip(idx, answer(batch, batch_rows, n_prefix, prefix_cache)):
@@ -256,15 +285,23 @@ class TransformersBackend(Backend):
             cache.batch_repeat_interleave(rows)
             return cache
         layers = prefix_cache.layers if prefix_cache is not None else []
-        return static_cache(self.attention.cache_config, static_len,
-                             [(l.keys.repeat(rows, 1, 1, 1), l.values.repeat(rows, 1, 1, 1)) for l in layers])
+        return static_cache(
+            self.attention.cache_config,
+            static_len,
+            [(kv.keys.repeat(rows, 1, 1, 1), kv.values.repeat(rows, 1, 1, 1)) for kv in layers],
+        )
 
     def _read(self, ids, mask, n_prefix: int, cache, keep):
         """One forward pass over a batch's own tokens (the prefix's keys and values are in `cache`)."""
         positions = suffix_positions(mask, n_prefix)
-        return self.model(input_ids=ids[:, n_prefix:], position_ids=positions, cache=cache, use_cache=True,
-                          attention_mask=self.attention.mask(mask, positions, cache, self.model.dtype),
-                          logits_to_keep=keep)
+        return self.model(
+            input_ids=ids[:, n_prefix:],
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+            attention_mask=self.attention.mask(mask, positions, cache, self.model.dtype),
+            logits_to_keep=keep,
+        )
 
     @torch.inference_mode()
     def _prefill(self, rows, n_prefix: int, prefix_cache):
@@ -281,13 +318,14 @@ class TransformersBackend(Backend):
             return mask, cache, self._read(ids, mask, n_prefix, cache, 1).logits
         first, cache = [], None
         for start in range(0, len(rows), size):
-            group = rows[start:start + size]
+            group = rows[start : start + size]
             group_ids, group_mask = batch_inputs(group, n_prefix, self.tokenizer.pad_token_id, self.device)
             result = self._read(group_ids, group_mask, n_prefix, self._batch_cache(prefix_cache, len(group_ids)), 1)
             first.append(result.logits)
             if cache is None:  # allocated once: copying groups together would hold the batch's keys 2-3 times
-                cache = empty_static_cache(self.attention.cache_config, width + ANSWER_ROOM, len(rows),
-                                           result.cache.layers)
+                cache = empty_static_cache(
+                    self.attention.cache_config, width + ANSWER_ROOM, len(rows), result.cache.layers
+                )
             # The group's own padding sat between prefix and suffix; the batch's wider padding goes there too.
             fill_rows(cache, result.cache.layers, start, n_prefix, width - group_ids.shape[1])
             del result
@@ -298,7 +336,7 @@ class TransformersBackend(Backend):
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:
         """The tokens the answer would continue with if it keeps to its template."""
         text = request.draft(self.tokenizer.decode(tokens, skip_special_tokens=True)) if request.draft else ""
-        return self.tokenizer(text, add_special_tokens=False).input_ids[:self.draft_tokens] if text else []
+        return self.tokenizer(text, add_special_tokens=False).input_ids[: self.draft_tokens] if text else []
 
     @torch.inference_mode()
     def _decode(self, batch, token_rows, n_prefix, prefix_cache) -> list[Generation]:
@@ -332,25 +370,35 @@ class TransformersBackend(Backend):
                     out[r].append(t)
                     check = batch[r].is_complete
                     done[r] = len(out[r]) >= self.max_new_tokens or (
-                        check is not None and check(self.tokenizer.decode(out[r], skip_special_tokens=True)))
+                        check is not None and check(self.tokenizer.decode(out[r], skip_special_tokens=True))
+                    )
             if all(done):
                 break
             drafts = [[] if done[r] else self._draft(batch[r], out[r]) for r in range(rows)]
             k = max(len(d) for d in drafts)
             used = mask.shape[1]
             if used + k + 1 > cache.get_max_length():  # a long answer: more room
-                cache = static_cache(self.attention.cache_config, used + k + 1 + ANSWER_ROOM,
-                                      [(l.keys[:, :, :used], l.values[:, :, :used]) for l in cache.layers])
-            inputs = torch.tensor([[pad] * (k + 1) if done[r] else [out[r][-1]] + d + [pad] * (k - len(d))
-                                   for r, d in enumerate(drafts)], device=self.device)
+                cache = static_cache(
+                    self.attention.cache_config,
+                    used + k + 1 + ANSWER_ROOM,
+                    [(kv.keys[:, :, :used], kv.values[:, :, :used]) for kv in cache.layers],
+                )
+            inputs = torch.tensor(
+                [[pad] * (k + 1) if done[r] else [out[r][-1]] + d + [pad] * (k - len(d)) for r, d in enumerate(drafts)],
+                device=self.device,
+            )
             live = torch.tensor([not d for d in done], device=self.device)
             drafted = torch.tensor([len(d) for d in drafts], device=self.device)
             slot = torch.arange(k + 1, device=self.device)
             mask = torch.cat([mask, (live[:, None] & (slot <= drafted[:, None])).long()], dim=1)
             positions = lengths[:, None] + slot
-            logits = self.model(input_ids=inputs, position_ids=positions,
-                                attention_mask=self.attention.mask(mask, positions, cache, self.model.dtype),
-                                cache=cache, use_cache=True).logits
+            logits = self.model(
+                input_ids=inputs,
+                position_ids=positions,
+                attention_mask=self.attention.mask(mask, positions, cache, self.model.dtype),
+                cache=cache,
+                use_cache=True,
+            ).logits
             answers = [None if d else o for d, o in zip(done, out)]
             choice = greedy_choices(logits, self.process, token_rows, answers, drafts)
             # How many of its drafts each row's own choices confirm, in order; plus its next choice.
@@ -365,8 +413,15 @@ class TransformersBackend(Backend):
         self.stats["prefill_s"] += first - t0
         self.stats["decode_s"] += end - first
         self.stats["gen_tokens"] += sum(len(o) for o in out)
-        return [Generation(doc_id=r.doc_id, text=self.tokenizer.decode(o, skip_special_tokens=True),
-                           latency_s=(end - t0) / len(batch), n_tokens=len(o)) for r, o in zip(batch, out)]
+        return [
+            Generation(
+                doc_id=r.doc_id,
+                text=self.tokenizer.decode(o, skip_special_tokens=True),
+                latency_s=(end - t0) / len(batch),
+                n_tokens=len(o),
+            )
+            for r, o in zip(batch, out)
+        ]
 
     @torch.inference_mode()
     def _score(self, batch, token_rows, n_prefix, prefix_cache) -> list[Scores]:
@@ -376,9 +431,13 @@ class TransformersBackend(Backend):
         # The logits that predict each field's value, in each row's suffix
         # (past its padding): computed only there (the vocabulary projection
         # is a fifth of a small model's work).
-        columns = [[j - 1 + ids.shape[1] - len(row) - n_prefix
-                    for j in value_positions(self.tokenizer, self.render(r), r.score, false_id, r.doc_id)]
-                   for r, row in zip(batch, token_rows)]
+        columns = [
+            [
+                j - 1 + ids.shape[1] - len(row) - n_prefix
+                for j in value_positions(self.tokenizer, self.render(r), r.score, false_id, r.doc_id)
+            ]
+            for r, row in zip(batch, token_rows)
+        ]
         self._sync()
         t0 = time.perf_counter()
         logits = self._read(ids, mask, n_prefix, cache, torch.tensor(columns, device=self.device)).logits

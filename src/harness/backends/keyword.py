@@ -47,8 +47,10 @@ class KeywordBackend(Backend):
         resolved: Mapping[str, Sequence[str]],
     ):
         self.keys = [f["key"] for f in features]
-        self.keywords = {f["key"]: {lang: [_word_start(t) for t in terms] for lang, terms in f.get("keywords", {}).items()}
-                         for f in features}
+        self.keywords = {
+            f["key"]: {lang: [_word_start(t) for t in terms] for lang, terms in f.get("keywords", {}).items()}
+            for f in features
+        }
         self.negation = {lang: [_word_start(t) for t in cues] for lang, cues in negation.items()}
         self.resolved = {lang: [_word_start(t) for t in cues] for lang, cues in resolved.items()}
         self.negation_side = dict(negation_side)
@@ -61,7 +63,7 @@ class KeywordBackend(Backend):
                 continue
             for kw in self.keywords[key].get(language, []):
                 for m in kw.finditer(clause):
-                    scope = clause[m.end():] if after else clause[:m.start()]
+                    scope = clause[m.end() :] if after else clause[: m.start()]
                     if not any(c.search(scope) for c in negations):
                         return True
         return False
@@ -76,6 +78,7 @@ class KeywordBackend(Backend):
         out = []
         for r in requests:
             start = time.perf_counter()
-            out.append(Labels(doc_id=r.doc_id, labels=self.predict(r.text, r.language),
-                              latency_s=time.perf_counter() - start))
+            out.append(
+                Labels(doc_id=r.doc_id, labels=self.predict(r.text, r.language), latency_s=time.perf_counter() - start)
+            )
         return out

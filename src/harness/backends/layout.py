@@ -41,20 +41,22 @@ def empty_static_cache(config, length: int, rows: int, like) -> StaticCache:
     """A zeroed static cache of `length` positions for `rows` rows, its layers
     shaped as the cache layers `like` (heads, head size, dtype, device)."""
     cache = StaticCache(config=config, max_cache_len=length)
-    for layer, l in zip(cache.layers, like):
-        layer.lazy_initialization(l.keys.new_empty(rows, l.keys.shape[1], 0, l.keys.shape[3]),
-                                  l.values.new_empty(rows, l.values.shape[1], 0, l.values.shape[3]))
+    for layer, kv in zip(cache.layers, like):
+        layer.lazy_initialization(
+            kv.keys.new_empty(rows, kv.keys.shape[1], 0, kv.keys.shape[3]),
+            kv.values.new_empty(rows, kv.values.shape[1], 0, kv.values.shape[3]),
+        )
     return cache
 
 
 def fill_rows(cache: StaticCache, layers, start: int, n_prefix: int, gap: int) -> None:
     """Copy a group's keys and values (`prefix | padding | suffix`) into rows
     `start`... of `cache`, with `gap` more empty slots after the prefix."""
-    for into, l in zip(cache.layers, layers):
-        end, n = start + l.keys.shape[0], l.keys.shape[2]
-        for target, source in ((into.keys, l.keys), (into.values, l.values)):
+    for into, kv in zip(cache.layers, layers):
+        end, n = start + kv.keys.shape[0], kv.keys.shape[2]
+        for target, source in ((into.keys, kv.keys), (into.values, kv.values)):
             target[start:end, :, :n_prefix] = source[:, :, :n_prefix]
-            target[start:end, :, n_prefix + gap:n + gap] = source[:, :, n_prefix:]
+            target[start:end, :, n_prefix + gap : n + gap] = source[:, :, n_prefix:]
 
 
 def common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
@@ -112,24 +114,30 @@ def full_layers(config):
     return config
 
 
-def position_masks(mask: torch.Tensor, query_positions: torch.Tensor, kv_len: int,
-                   windows: Mapping[str, Optional[int]], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+def position_masks(
+    mask: torch.Tensor,
+    query_positions: torch.Tensor,
+    kv_len: int,
+    windows: Mapping[str, Optional[int]],
+    dtype: torch.dtype,
+) -> dict[str, torch.Tensor]:
     """Additive 4D masks, one per layer kind, for a `prefix | padding |
     suffix` cache with holes: a query sees a key that is real (`mask`), not
     after it, and for a sliding layer less than its window behind it, all
     counted in positions rather than cache slots. `mask` covers the cache's
     first slots (the rest are empty); `kv_len` is the cache's length."""
     valid = torch.zeros(mask.shape[0], kv_len, dtype=torch.bool, device=mask.device)
-    valid[:, :mask.shape[1]] = mask.bool()
+    valid[:, : mask.shape[1]] = mask.bool()
     keys = torch.zeros_like(valid, dtype=torch.long)
-    keys[:, :mask.shape[1]] = mask.cumsum(-1) - 1  # each real key's position
+    keys[:, : mask.shape[1]] = mask.cumsum(-1) - 1  # each real key's position
     q, k = query_positions[:, :, None], keys[:, None, :]
     seen = valid[:, None, :] & (k <= q)
     out = {}
     for kind, window in windows.items():
         allowed = seen if window is None else seen & (q - k < window)
         out[kind] = torch.zeros(allowed.shape, dtype=dtype, device=mask.device).masked_fill(
-            ~allowed, torch.finfo(dtype).min)[:, None]
+            ~allowed, torch.finfo(dtype).min
+        )[:, None]
     return out
 
 

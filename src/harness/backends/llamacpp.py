@@ -68,8 +68,10 @@ class LlamaCppBackend(Backend):
         try:
             import llama_cpp
         except ImportError:
-            raise HarnessError("model.backend: llama-cpp-python is not installed (pip install -e '.[llamacpp]'; "
-                               "Makefile's LLAMA_CMAKE_ARGS build it for any x86-64 CPU)") from None
+            raise HarnessError(
+                "model.backend: llama-cpp-python is not installed (pip install -e '.[llamacpp]'; "
+                "Makefile's LLAMA_CMAKE_ARGS build it for any x86-64 CPU)"
+            ) from None
         if isinstance(draft_tokens, bool) or not isinstance(draft_tokens, int) or draft_tokens < 0:
             raise HarnessError(f"model.backend.draft_tokens must be a whole number, 0 or more (got {draft_tokens!r})")
         if n_threads != "auto" and (isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1):
@@ -79,9 +81,17 @@ class LlamaCppBackend(Backend):
         try:
             # swa_full: sliding-window layers (Gemma 3) keep every position, so a
             # later prompt can reuse the shared prefix after a long document.
-            self.llama = llama_cpp.Llama(model_path=str(gguf), n_ctx=n_ctx, n_batch=n_batch, n_ubatch=n_batch,
-                                         n_threads=self.n_threads, n_threads_batch=self.n_threads, swa_full=True,
-                                         flash_attn=flash_attn, verbose=False)
+            self.llama = llama_cpp.Llama(
+                model_path=str(gguf),
+                n_ctx=n_ctx,
+                n_batch=n_batch,
+                n_ubatch=n_batch,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                swa_full=True,
+                flash_attn=flash_attn,
+                verbose=False,
+            )
         except ValueError as e:
             raise HarnessError(f"model.backend: llama.cpp cannot load {gguf}: {e}") from None
         # Freed with the backend, or at exit before the interpreter tears down
@@ -109,9 +119,16 @@ class LlamaCppBackend(Backend):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         model = self.llama._model
-        text = (lambda t: model.token_get_text(t) if t != -1 else "")
-        return Jinja2ChatFormatter(template=template, eos_token=text(self.llama.token_eos()),
-                                   bos_token=text(self.llama.token_bos()), stop_token_ids=[self.llama.token_eos()])
+
+        def text(t: int) -> str:
+            return model.token_get_text(t) if t != -1 else ""
+
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=text(self.llama.token_eos()),
+            bos_token=text(self.llama.token_bos()),
+            stop_token_ids=[self.llama.token_eos()],
+        )
 
     def render(self, request: Request) -> str:
         return self._prompt(request)[0]
@@ -136,8 +153,9 @@ class LlamaCppBackend(Backend):
         return self._tokens(prompt + tail, bos=not has_bos)
 
     def _fit(self, r: Request) -> Request:
-        return fit_to_context(r, lambda q: self._prompt(q)[0], self._tokens, self._text, self.context,
-                              self.max_new_tokens, self.truncate)
+        return fit_to_context(
+            r, lambda q: self._prompt(q)[0], self._tokens, self._text, self.context, self.max_new_tokens, self.truncate
+        )
 
     # -- the cache -------------------------------------------------------------------
 
@@ -152,12 +170,13 @@ class LlamaCppBackend(Backend):
         # Logits come from a read: a position they are wanted after is read again.
         n = self._shared(row, min(keep, default=len(row)))
         if not self.llama._ctx.kv_cache_seq_rm(0, n, -1):
-            raise HarnessError("llama.cpp could not drop the cache's tail (model.backend: this model's cache "
-                               "does not allow it)")
+            raise HarnessError(
+                "llama.cpp could not drop the cache's tail (model.backend: this model's cache does not allow it)"
+            )
         want, out = set(keep), {}
         batch = self.llama._batch.batch
         for start in range(n, len(row), self.n_batch):
-            chunk = row[start:start + self.n_batch]
+            chunk = row[start : start + self.n_batch]
             batch.n_tokens = len(chunk)
             for j, token in enumerate(chunk):
                 batch.token[j], batch.pos[j], batch.n_seq_id[j] = token, start + j, 1
@@ -176,8 +195,15 @@ class LlamaCppBackend(Backend):
         self._cached = []
 
     def reset_stats(self) -> None:
-        self.stats = {"prefix_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0, "prefix_tokens": 0, "prompt_tokens": 0,
-                      "gen_tokens": 0, "truncated": 0}
+        self.stats = {
+            "prefix_s": 0.0,
+            "prefill_s": 0.0,
+            "decode_s": 0.0,
+            "prefix_tokens": 0,
+            "prompt_tokens": 0,
+            "gen_tokens": 0,
+            "truncated": 0,
+        }
         self.peak_gpu_mem_mb = 0.0
 
     # -- the interface -----------------------------------------------------------------
@@ -200,7 +226,7 @@ class LlamaCppBackend(Backend):
 
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:
         text = request.draft(self._text(tokens)) if request.draft and self.draft_tokens else ""
-        return self.llama.tokenize(text.encode(), add_bos=False, special=False)[:self.draft_tokens] if text else []
+        return self.llama.tokenize(text.encode(), add_bos=False, special=False)[: self.draft_tokens] if text else []
 
     def _generate(self, r: Request) -> Generation:
         row = self._row(r)
@@ -217,21 +243,20 @@ class LlamaCppBackend(Backend):
                     done = True
                     break
                 out.append(token)
-                done = len(out) >= self.max_new_tokens or (
-                    r.is_complete is not None and r.is_complete(self._text(out)))
+                done = len(out) >= self.max_new_tokens or (r.is_complete is not None and r.is_complete(self._text(out)))
                 if done:
                     break
             if done or len(row) + len(out) >= self.context:
                 break
             # The cache holds the prompt and every answer token but the last:
             # read that one and the drafts, keep the greedy choice after each.
-            drafts = self._draft(r, out)[:max(0, self.context - len(row) - len(out) - 1)]
+            drafts = self._draft(r, out)[: max(0, self.context - len(row) - len(out) - 1)]
             at = len(row) + len(out) - 1
             logits = self._read(row + out + drafts, range(at, at + len(drafts) + 1))
             greedy = [int(np.argmax(logits[at + i])) for i in range(len(drafts) + 1)]
             confirmed = next((i for i, (d, g) in enumerate(zip(drafts, greedy)) if d != g), len(drafts))
-            self._cached = self._cached[:len(row) + len(out) + confirmed]  # unconfirmed drafts: dropped on next read
-            choices = greedy[:confirmed + 1]
+            self._cached = self._cached[: len(row) + len(out) + confirmed]  # unconfirmed drafts: dropped on next read
+            choices = greedy[: confirmed + 1]
         end = time.perf_counter()
         self.stats["prefill_s"] += first - t0
         self.stats["decode_s"] += end - first
@@ -244,9 +269,11 @@ class LlamaCppBackend(Backend):
         out = []
         for _, end in r.score.spans:
             upto = self._row(r, upto=end)
-            if full[:len(upto)] != upto or upto[-1] != false_id:
-                raise HarnessError(f"document {r.doc_id}: the answer template tokenizes unexpectedly at its "
-                                   f"character {end} (prompt.mode=score needs each value to be one token)")
+            if full[: len(upto)] != upto or upto[-1] != false_id:
+                raise HarnessError(
+                    f"document {r.doc_id}: the answer template tokenizes unexpectedly at its "
+                    f"character {end} (prompt.mode=score needs each value to be one token)"
+                )
             out.append(len(upto) - 1)
         return out
 
@@ -254,7 +281,7 @@ class LlamaCppBackend(Backend):
         true_id, false_id = value_ids(self._tokens, r.score)
         full = self._row(r)
         positions = self._value_positions(r, full, false_id)
-        row = full[:positions[-1]]  # the template's tail after the last value is not read
+        row = full[: positions[-1]]  # the template's tail after the last value is not read
         shared = self._shared(row, len(row) - 1)
         self.stats["prompt_tokens"] += len(row) - shared
         t0 = time.perf_counter()

@@ -28,18 +28,32 @@ from ..errors import HarnessError
 
 # Settings that change greedy decoding in ways this module does not reproduce,
 # with the value at which they do nothing.
-UNSUPPORTED = {"guidance_scale": 1.0, "forced_bos_token_id": None, "forced_eos_token_id": None,
-               "remove_invalid_values": False, "exponential_decay_length_penalty": None,
-               "watermarking_config": None, "num_beams": 1, "penalty_alpha": None, "dola_layers": None,
-               "stop_strings": None, "max_time": None, "num_beam_groups": 1, "diversity_penalty": 0.0,
-               "constraints": None, "force_words_ids": None, "token_healing": False}
+UNSUPPORTED = {
+    "guidance_scale": 1.0,
+    "forced_bos_token_id": None,
+    "forced_eos_token_id": None,
+    "remove_invalid_values": False,
+    "exponential_decay_length_penalty": None,
+    "watermarking_config": None,
+    "num_beams": 1,
+    "penalty_alpha": None,
+    "dola_layers": None,
+    "stop_strings": None,
+    "max_time": None,
+    "num_beam_groups": 1,
+    "diversity_penalty": 0.0,
+    "constraints": None,
+    "force_words_ids": None,
+    "token_healing": False,
+}
 
 # (ids of one sequence, 1-D; its prompt's length; logits for the next token, (1, vocab) float32) -> logits
 Processor = Callable[[torch.Tensor, int, torch.Tensor], torch.Tensor]
 
 
-def greedy_processors(config: GenerationConfig, eos_ids: Sequence[int], model: str,
-                      device: torch.device) -> Optional[Processor]:
+def greedy_processors(
+    config: GenerationConfig, eos_ids: Sequence[int], model: str, device: torch.device
+) -> Optional[Processor]:
     """What `generate(do_sample=False)` would apply to the logits before its
     argmax, or None where it applies nothing (so decoding skips the work).
     Sampling settings (temperature, top_k, top_p, ...) do nothing without
@@ -47,9 +61,11 @@ def greedy_processors(config: GenerationConfig, eos_ids: Sequence[int], model: s
     for name, inactive in UNSUPPORTED.items():
         value = getattr(config, name, None)
         if value is not None and value != inactive:
-            raise HarnessError(f"model {model}: its generation config sets {name}={value!r}, which the harness's "
-                               "greedy decoding does not reproduce (edit generation_config.json in a copy of the "
-                               "model folder, or use a backend that runs generate())")
+            raise HarnessError(
+                f"model {model}: its generation config sets {name}={value!r}, which the harness's "
+                "greedy decoding does not reproduce (edit generation_config.json in a copy of the "
+                "model folder, or use a backend that runs generate())"
+            )
     eos = list(eos_ids)
     fixed = []  # in generate()'s order
     if config.sequence_bias is not None:
@@ -63,8 +79,11 @@ def greedy_processors(config: GenerationConfig, eos_ids: Sequence[int], model: s
     if config.min_length and eos:
         fixed.append(MinLengthLogitsProcessor(config.min_length, eos, device=device))
     min_new = config.min_new_tokens if eos else None
-    suppress = (SuppressTokensLogitsProcessor(config.suppress_tokens, device=device)
-                if config.suppress_tokens is not None else None)
+    suppress = (
+        SuppressTokensLogitsProcessor(config.suppress_tokens, device=device)
+        if config.suppress_tokens is not None
+        else None
+    )
     begin = config.begin_suppress_tokens
     if not (fixed or min_new or suppress or begin is not None):
         return None
@@ -97,5 +116,5 @@ def greedy_choices(logits: torch.Tensor, process: Optional[Processor], prompts, 
             ids = torch.tensor([*prompt, *answer, *draft], device=logits.device)
             for j in range(len(prompt) + len(answer), len(ids) + 1):
                 at = j - len(prompt) - len(answer)
-                scores[r, at:at + 1] = process(ids[:j], len(prompt), scores[r, at:at + 1])
+                scores[r, at : at + 1] = process(ids[:j], len(prompt), scores[r, at : at + 1])
     return scores.argmax(-1)

@@ -22,11 +22,17 @@ class ScriptedBackend(Backend):
     identity = "scripted"
     modes = frozenset({Mode.generate, Mode.score})
 
-    def __init__(self, answers: Optional[Mapping[str, Any]] = None, default: str = "", default_prob: float = 0.25,
-                 delay_s: float = 0.0):
+    def __init__(
+        self,
+        answers: Optional[Mapping[str, Any]] = None,
+        default: str = "",
+        default_prob: float = 0.25,
+        delay_s: float = 0.0,
+    ):
         if delay_s < 0 or not 0 <= default_prob <= 1:
-            raise HarnessError(f"model.backend: delay_s={delay_s} must be >= 0 and default_prob={default_prob} "
-                               "within [0, 1]")
+            raise HarnessError(
+                f"model.backend: delay_s={delay_s} must be >= 0 and default_prob={default_prob} within [0, 1]"
+            )
         self.answers = dict(answers or {})
         self.default, self.default_prob, self.delay_s = default, float(default_prob), float(delay_s)
 
@@ -38,8 +44,10 @@ class ScriptedBackend(Backend):
 
     def generate(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Generation]:
         self._wait(len(requests), on_batch)
-        return [Generation(doc_id=r.doc_id, text=str(self.answers.get(r.doc_id, self.default)),
-                           latency_s=self.delay_s) for r in requests]
+        return [
+            Generation(doc_id=r.doc_id, text=str(self.answers.get(r.doc_id, self.default)), latency_s=self.delay_s)
+            for r in requests
+        ]
 
     def score(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Scores]:
         self._wait(len(requests), on_batch)
@@ -48,7 +56,8 @@ class ScriptedBackend(Backend):
             fields = len(r.score.spans) if r.score else 0
             probs = self.answers.get(r.doc_id, [self.default_prob] * fields)
             if len(probs) != fields:
-                raise HarnessError(f"model.backend.answers[{r.doc_id!r}]: {len(probs)} probabilities for "
-                                   f"{fields} fields")
+                raise HarnessError(
+                    f"model.backend.answers[{r.doc_id!r}]: {len(probs)} probabilities for {fields} fields"
+                )
             out.append(Scores(doc_id=r.doc_id, probs=tuple(float(p) for p in probs), latency_s=self.delay_s))
         return out

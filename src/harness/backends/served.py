@@ -45,13 +45,16 @@ def check_address(base_url: str, allowed_hosts: Sequence[str] = ()) -> None:
         if not (ip.is_loopback or ip.is_private):
             raise HarnessError(
                 f"model.backend.base_url={base_url!r}: {host} is {address}, neither loopback nor a private "
-                f"network; transcripts are not sent there unless model.backend.allowed_hosts lists {host!r}")
+                f"network; transcripts are not sent there unless model.backend.allowed_hosts lists {host!r}"
+            )
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
-        raise HarnessError(f"model.backend.base_url: the server redirected to {newurl}; redirects are refused "
-                           "(point base_url at the server itself)")
+        raise HarnessError(
+            f"model.backend.base_url: the server redirected to {newurl}; redirects are refused "
+            "(point base_url at the server itself)"
+        )
 
 
 class ServedBackend(Backend):
@@ -100,17 +103,27 @@ class ServedBackend(Backend):
                 problem = str(getattr(e, "reason", e))
             except ValueError:
                 raise HarnessError(f"model.backend: {self.url} did not answer with JSON") from None
-        raise HarnessError(f"model.backend: {self.url}: {problem} (after {self.retries + 1} tries; "
-                           "model.backend.retries, model.backend.timeout_s)")
+        raise HarnessError(
+            f"model.backend: {self.url}: {problem} (after {self.retries + 1} tries; "
+            "model.backend.retries, model.backend.timeout_s)"
+        )
 
     def _complete(self, request: Request) -> tuple[str, int]:
-        answer = self._post({"model": self.model, "messages": list(request.messages), "temperature": 0.0,
-                             "max_tokens": self.max_new_tokens, "seed": self.seed})
+        answer = self._post(
+            {
+                "model": self.model,
+                "messages": list(request.messages),
+                "temperature": 0.0,
+                "max_tokens": self.max_new_tokens,
+                "seed": self.seed,
+            }
+        )
         try:
             text = answer["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
-            raise HarnessError(f"model.backend: {self.url} answered without choices[0].message.content: "
-                               f"{json.dumps(answer)[:300]}") from None
+            raise HarnessError(
+                f"model.backend: {self.url} answered without choices[0].message.content: {json.dumps(answer)[:300]}"
+            ) from None
         return text, int((answer.get("usage") or {}).get("completion_tokens") or 0)
 
     def generate(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Generation]:
@@ -120,5 +133,7 @@ class ServedBackend(Backend):
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             answers = list(pool.map(self._complete, requests))
         per_doc = (time.perf_counter() - start) / len(requests)
-        return [Generation(doc_id=r.doc_id, text=text, latency_s=per_doc, n_tokens=n)
-                for r, (text, n) in zip(requests, answers)]
+        return [
+            Generation(doc_id=r.doc_id, text=text, latency_s=per_doc, n_tokens=n)
+            for r, (text, n) in zip(requests, answers)
+        ]

@@ -41,19 +41,25 @@ class TfidfLogRegBackend(Backend):
         if not documents:
             raise HarnessError("tfidf-logreg trains on the example pool, which is empty (split.pool)")
         fitted = copy.copy(self)
-        fitted.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=self.ngram, min_df=self.min_df,
-                                            sublinear_tf=True)
+        fitted.vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=self.ngram, min_df=self.min_df, sublinear_tf=True
+        )
         x = fitted.vectorizer.fit_transform([d.text for d in documents])
         fitted.models = {}
         for key in keys:
             y = [bool(d.labels[key]) for d in documents]
             if len(set(y)) < 2:
-                log.warning("tfidf-logreg: feature %s is %s in all %d pool documents; predicted so throughout",
-                            key, y[0], len(y))
+                log.warning(
+                    "tfidf-logreg: feature %s is %s in all %d pool documents; predicted so throughout",
+                    key,
+                    y[0],
+                    len(y),
+                )
                 fitted.models[key] = float(y[0])
                 continue
-            fitted.models[key] = LogisticRegression(C=self.c, class_weight="balanced", max_iter=1000,
-                                                    random_state=self.seed).fit(x, y)
+            fitted.models[key] = LogisticRegression(
+                C=self.c, class_weight="balanced", max_iter=1000, random_state=self.seed
+            ).fit(x, y)
         return fitted
 
     def classify(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Labels]:
@@ -61,9 +67,17 @@ class TfidfLogRegBackend(Backend):
             raise RuntimeError("tfidf-logreg: classify before fit")  # the pipeline fits first
         start = time.perf_counter()
         x = self.vectorizer.transform([r.text for r in requests])
-        probs = {key: ([m] * len(requests) if isinstance(m, float) else m.predict_proba(x)[:, 1].tolist())
-                 for key, m in self.models.items()}
+        probs = {
+            key: ([m] * len(requests) if isinstance(m, float) else m.predict_proba(x)[:, 1].tolist())
+            for key, m in self.models.items()
+        }
         latency = (time.perf_counter() - start) / max(len(requests), 1)
-        return [Labels(doc_id=r.doc_id, labels={k: p[i] > 0.5 for k, p in probs.items()},
-                       probs={k: p[i] for k, p in probs.items()}, latency_s=latency)
-                for i, r in enumerate(requests)]
+        return [
+            Labels(
+                doc_id=r.doc_id,
+                labels={k: p[i] > 0.5 for k, p in probs.items()},
+                probs={k: p[i] for k, p in probs.items()},
+                latency_s=latency,
+            )
+            for i, r in enumerate(requests)
+        ]

@@ -31,12 +31,20 @@ class VLLMBackend(Backend):
         try:
             from vllm import LLM, SamplingParams
         except ImportError:
-            raise HarnessError("model.backend: the vLLM backend needs vLLM (pip install -e '.[vllm]' on a GPU "
-                               "machine); use harness.backends.hf.TransformersBackend elsewhere") from None
+            raise HarnessError(
+                "model.backend: the vLLM backend needs vLLM (pip install -e '.[vllm]' on a GPU "
+                "machine); use harness.backends.hf.TransformersBackend elsewhere"
+            ) from None
         folder = resolve_model(path, gguf_file, revision)
         self.identity = f"{path}@{fingerprint(folder)}/{dtype}/vllm"
-        self.llm = LLM(model=str(folder), dtype=dtype, seed=seed, enable_prefix_caching=True,
-                       max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization)
+        self.llm = LLM(
+            model=str(folder),
+            dtype=dtype,
+            seed=seed,
+            enable_prefix_caching=True,
+            max_model_len=max_model_len,
+            gpu_memory_utilization=gpu_memory_utilization,
+        )
         self._params = SamplingParams
         self.max_new_tokens, self.structured = max_new_tokens, structured
         self.peak_gpu_mem_mb = 0.0
@@ -58,8 +66,11 @@ class VLLMBackend(Backend):
         if not requests:
             return []
         start = time.perf_counter()
-        outputs = self.llm.chat([list(r.messages) for r in requests],
-                                sampling_params=[self._sampling(r.answer_regex) for r in requests], use_tqdm=False)
+        outputs = self.llm.chat(
+            [list(r.messages) for r in requests],
+            sampling_params=[self._sampling(r.answer_regex) for r in requests],
+            use_tqdm=False,
+        )
         per_doc = (time.perf_counter() - start) / len(requests)
         try:
             import torch
@@ -72,5 +83,7 @@ class VLLMBackend(Backend):
                 self.peak_gpu_mem_mb = max(self.peak_gpu_mem_mb, (total - free) / 2**20)
         except ImportError:
             pass
-        return [Generation(doc_id=r.doc_id, text=o.outputs[0].text, latency_s=per_doc,
-                           n_tokens=len(o.outputs[0].token_ids)) for r, o in zip(requests, outputs)]
+        return [
+            Generation(doc_id=r.doc_id, text=o.outputs[0].text, latency_s=per_doc, n_tokens=len(o.outputs[0].token_ids))
+            for r, o in zip(requests, outputs)
+        ]
