@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # AMX/AVX-512 code paths that crash (general protection fault) on this kind of machine.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: setup setup-test setup-llamacpp demo test
+.PHONY: setup setup-test setup-llamacpp demo test fast lint
 setup: $(VENV)/.installed
 setup-test: $(VENV)/.test-installed
 # The llama.cpp backend (model=*-llamacpp, *-q4km) alone, without the test tools (~5 min build).
@@ -46,5 +46,11 @@ demo: setup
 	@echo "MLflow UI: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db"
 	@echo "  then http://127.0.0.1:5000 (experiment demo); the report: reports/demo/report.html"
 
-test: setup-test
+# Lint and format check, then every tier (`make fast`: the fast tier alone).
+test: lint
 	$(BIN)/pytest -q
+fast: lint
+	$(BIN)/pytest -q -m "not slow"
+lint: setup-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
