@@ -37,7 +37,7 @@ $(VENV)/.test-installed: $(VENV)/.installed
 # English translation, the first 40 test documents each; then the report,
 # whose headline table is printed. The model scores the fields (one pass per
 # document) with thresholds calibrated on 40 dev documents. Gemma-3-270M: no
-# embedded model extracts here (README), and it is the faster on Persian.
+# embedded model extracts here (docs/results.md), and it is the faster on Persian.
 DEMO_MODEL ?= gemma3-270m
 demo: setup
 	$(BIN)/harness -m model=keyword-baseline,tfidf-logreg,$(DEMO_MODEL) route=native,reference \

@@ -10,7 +10,7 @@ import pytest
 from harness.records import Document
 from harness.splits import balanced_shots, random_shots
 
-from .conftest import DEMO, composed_cell, run_harness
+from .conftest import DEMO, compose_config, composed_cell, run_harness, store_overrides, store_runs
 
 STUDY = "smol-test"
 
@@ -21,6 +21,37 @@ def test_balanced_selection_covers_every_feature_it_can():
     shots = balanced_shots(pool, 3, keys, seed=0)
     assert {d.id for d in shots} >= {"d1", "d3"}
     assert len(shots) == 3 and len({d.id for d in shots}) == 3
+
+
+def test_the_final_run_is_the_tuned_cell_on_test(workdir, monkeypatch):
+    """In-process with the scripted backend: the trials read dev, the winner's
+    selection is written, and the one test run is the same cell with that
+    selection (derived from the typed config, as `harness` would log it)."""
+    from harness.tune import tune_config
+
+    monkeypatch.chdir(workdir)
+    cfg = compose_config(
+        *store_overrides(workdir),
+        "model=scripted",
+        "prompt.mode=score",
+        "prompt.shots=1",
+        "tune.n_trials=3",
+        "tune.dev_limit=4",
+        "dataset.limit=3",
+        f"tune.storage=sqlite:///{workdir}/optuna.db",
+        f"tune.selection_dir={workdir}/selections",
+        "tune.study=s",
+        config_name="tune",
+    )
+    tune_config(cfg)
+    selection = json.loads((workdir / "selections" / "s.json").read_text())
+    runs = store_runs(workdir)
+    (final,) = [r for _, r in runs.iterrows() if r.get("tags.optuna_study") == "s"]
+    assert final["params.selection"] == "tuned" and final["params.split.evaluate"] == "test"
+    assert final["params.prompt.selection_file"] == str(workdir / "selections" / "s.json")
+    logged = mlflow.artifacts.load_text(f"runs:/{final.run_id}/shots.json")
+    assert json.loads(logged)["shot_ids"] == selection["ids"]
+    assert len(runs[runs["tags.harness.role"] == "trial"]) == 3
 
 
 @pytest.mark.model

@@ -10,13 +10,13 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from . import names
-from .config import PROJECT_ROOT, register, typed
+from .config import PROJECT_ROOT, Config, register, typed
 from .errors import exit_on_user_error, run_hydra_app
 from .plan import RunPlan, plan
 
@@ -62,11 +62,30 @@ def run_config(cfg: DictConfig) -> float:
     """Run one grid cell; returns its objective, the median macro-F1 (NaN for
     a cell another process is running)."""
     conf, plain = typed(cfg)  # typed values below; plain ones for params and identity
+    return run_typed(conf, plain, OmegaConf.to_yaml(cfg))
+
+
+def run_typed(conf: Config, plain: dict[str, Any], config_yaml: str) -> float:
+    """`run_config` on typed values (`config_yaml`: the config as logged)."""
     # Everything that can fail on bad input fails here, before a run exists, and
     # bad data or config before the slow imports (transformers, MLflow).
     run_plan = plan(conf, plain)
     with downloads(conf.allow_downloads):  # said explicitly in the config, for this cell only
-        return execute(run_plan, OmegaConf.to_yaml(cfg))
+        return execute(run_plan, config_yaml)
+
+
+def seed_everything(seed: int) -> None:
+    """Python's, NumPy's and, where a backend imported it, PyTorch's random
+    generators (every device), as transformers.set_seed does; a baseline's
+    run never imports PyTorch for it."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
 
 
 @contextmanager
@@ -107,8 +126,6 @@ def _resume(p: RunPlan) -> tuple[Optional[float], Optional[Path]]:
 def execute(p: RunPlan, config_yaml: str) -> float:
     """Carry out a plan: open the store, resume or skip, build the backend and
     the route, run the cell inside its tracked run, and log it."""
-    from transformers import set_seed
-
     from . import pipeline, tracking
     from .cell import components
 
@@ -126,8 +143,8 @@ def execute(p: RunPlan, config_yaml: str) -> float:
             done, checkpoint = _resume(p)
             if done is not None:
                 return done
-            set_seed(conf.seed)
             backend, reader = components(conf)
+            seed_everything(conf.seed)
             run_name, split = p.name, conf.split
             with tracking.tracked_run(
                 uri=t.uri,

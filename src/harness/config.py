@@ -5,10 +5,11 @@ dataclasses (`typed`) and pass them down; nothing below sees a DictConfig."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
+import copy
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
@@ -282,6 +283,26 @@ def typed(cfg: Any) -> tuple[Config, dict[str, Any]]:
     conf.model.backend = plain["model"]["backend"]
     conf.translator.model.backend = plain["translator"]["model"]["backend"]
     return conf, plain
+
+
+def with_values(conf: Config, plain: Mapping[str, Any], changes: Mapping[str, Any]) -> tuple[Config, dict[str, Any]]:
+    """`conf` and its plain values with the settings `changes` names by dotted
+    key ("split.evaluate": Evaluate.test) changed in both, as `typed` would
+    have given them: how an entry point derives one cell from another."""
+    plain = copy.deepcopy(dict(plain))
+    for key, value in changes.items():
+        *parents, last = key.split(".")
+        node = plain
+        for name in parents:
+            node = node[name]
+        node[last] = value.value if isinstance(value, Enum) else copy.deepcopy(value)
+        conf = _replaced(conf, key.split("."), value)
+    return conf, plain
+
+
+def _replaced(node: Any, path: list[str], value: Any) -> Any:
+    head, *rest = path
+    return replace(node, **{head: _replaced(getattr(node, head), rest, value) if rest else value})
 
 
 def class_named(target: Any, base: type, key: str, example: str) -> type:

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import hydra
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from . import names, progress
-from .cli import CONF_DIR, run_config
-from .config import Evaluate, Pool, Selection, check_ranges, register, typed
+from .cli import CONF_DIR, run_typed
+from .config import Evaluate, Pool, Selection, check_ranges, register, typed, with_values
 from .errors import HarnessError, exit_on_user_error, run_hydra_app
 from .plan import flatten
 
@@ -271,12 +271,17 @@ def tune_config(cfg: DictConfig) -> float:
     )
 
     # The one look at test: an ordinary run with the tuned selection, tagged with the study.
-    final = cfg.copy()
-    with open_dict(final):
-        final.prompt.selection, final.prompt.selection_file = "tuned", str(path)
-        final.split.evaluate = "test"
-        final.tracking.tags[names.OPTUNA_STUDY] = t.study
-    run_config(final)
+    final, final_plain = with_values(
+        conf,
+        plain,
+        {
+            "prompt.selection": Selection.tuned,
+            "prompt.selection_file": str(path),
+            "split.evaluate": Evaluate.test,
+            "tracking.tags": {**conf.tracking.tags, names.OPTUNA_STUDY: t.study},
+        },
+    )
+    run_typed(final, final_plain, OmegaConf.to_yaml(final_plain))
     return best.value
 
 
