@@ -100,7 +100,7 @@ def test_every_run_of_the_sweep_is_listed_with_its_median_macro_f1(page, small_s
     experiment_id, runs = _experiment(small_sweep)
     expected = {n: runs[n].data.metrics[METRIC] for n in small_sweep["names"]}
     check_listed(runs_table(page, server, experiment_id), expected)
-    if os.environ.get("HARNESS_SCREENSHOTS"):  # docs/results.md's (HARNESS_SCREENSHOTS=<folder>): the added column in view
+    if os.environ.get("HARNESS_SCREENSHOTS"):  # docs/results.md (HARNESS_SCREENSHOTS=<folder>): the column in view
         page.locator(f'[role=gridcell][col-id="metrics.`{METRIC}`"]').first.scroll_into_view_if_needed()
         page.screenshot(path=str(Path(os.environ["HARNESS_SCREENSHOTS"]) / "runs-table.png"))
 
