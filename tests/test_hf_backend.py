@@ -93,9 +93,9 @@ def test_generate_equals_plain_greedy_decoding(cell, make_backend, device, draft
     elif drafts == "some":  # a row with drafts and one without in each batch: each advances at its own pace
         longest_first = sorted(range(len(requests)), key=lambda i: -len(_plain_ids(backend, requests[i])[0]))
         without = set(longest_first[1::2])  # in the backend's batch order: one of each pair
-        requests = [replace(r, draft=None) if i in without else r for i, r in enumerate(requests)]
+        requests = [replace(r, template=None) if i in without else r for i, r in enumerate(requests)]
     else:  # as translation requests are
-        requests = [replace(r, draft=None) for r in requests]
+        requests = [replace(r, template=None) for r in requests]
     assert len({len(_plain_ids(backend, r)[0]) for r in requests}) > 1  # rows of different lengths get padded
     generations = backend.generate(requests)
     for r, g in zip(requests, generations):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from functools import partial
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -17,7 +16,7 @@ from . import metrics, parsing, progress
 from .backends import Backend
 from .config import Mode
 from .errors import HarnessError
-from .prompts import answer_regex, build_messages, filled_template, score_template, template_draft
+from .prompts import answer_regex, build_messages, filled_template, score_template
 from .records import Answer, Cell, Document, Generation, Labels, Prediction, Request, RunResult, Scores, Task
 from .routes import Route
 
@@ -26,18 +25,17 @@ log = logging.getLogger(__name__)
 
 def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Document]) -> list[Request]:
     examples = [(s.text, [s.labels[k] for k in task.keys]) for s in shots]
-    complete = partial(parsing.is_complete, names=task.names, parser=task.parser)
     template = score_template(task.names, task.fmt, task.style)
     score = template if task.mode is Mode.score else None
-    draft = partial(template_draft, spec=template)
     regex = answer_regex(task.names, task.fmt, task.style)
     return [
         Request(
             doc_id=doc.id,
             text=doc.text,
             language=task.language,
-            is_complete=complete,
-            draft=draft,
+            fields=tuple(task.names),
+            parser=task.parser,
+            template=template,
             score=score,
             answer_regex=regex,
             messages=build_messages(

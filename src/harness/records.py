@@ -5,7 +5,7 @@ entry points takes its types from here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Union
+from typing import Mapping, Optional, Union
 
 from .config import AnswerFormat, Mode, Parser, TemplateStyle
 
@@ -41,12 +41,24 @@ class Request:
     messages: tuple[Mapping[str, str], ...]
     text: str
     language: str
-    # Returns True once a partial answer holds every field, so generation can stop.
-    is_complete: Optional[Callable[[str], bool]] = field(default=None, compare=False)
-    # Returns the likely rest of a partial answer (the answer template's), for backends that check drafts.
-    draft: Optional[Callable[[str], str]] = field(default=None, compare=False)
+    # How the answer is read (none for a translation): a backend asks `is_complete` to stop early.
+    fields: tuple[str, ...] = ()  # the field names as the prompt spells them
+    parser: Optional[Parser] = None
+    template: Optional[ScoreSpec] = None  # the answer template, for backends that check drafts (`draft`)
     score: Optional[ScoreSpec] = None  # set: score the fields instead of generating
     answer_regex: Optional[str] = None  # the answer's shape, for backends that constrain decoding
+
+    def is_complete(self, text: str) -> bool:
+        """True once a partial answer holds every field (its parse can no longer change)."""
+        from .parsing import is_complete
+
+        return self.parser is not None and is_complete(text, self.fields, self.parser)
+
+    def draft(self, text: str) -> str:
+        """The likely rest of a partial answer, if it keeps to the template ("" if none)."""
+        from .prompts import template_draft
+
+        return template_draft(text, self.template) if self.template is not None else ""
 
 
 @dataclass(frozen=True)

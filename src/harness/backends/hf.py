@@ -335,7 +335,7 @@ class TransformersBackend(Backend):
 
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:
         """The tokens the answer would continue with if it keeps to its template."""
-        text = request.draft(self.tokenizer.decode(tokens, skip_special_tokens=True)) if request.draft else ""
+        text = request.draft(self.tokenizer.decode(tokens, skip_special_tokens=True)) if request.template else ""
         return self.tokenizer(text, add_special_tokens=False).input_ids[: self.draft_tokens] if text else []
 
     @torch.inference_mode()
@@ -368,9 +368,9 @@ class TransformersBackend(Backend):
                         done[r] = True
                         break
                     out[r].append(t)
-                    check = batch[r].is_complete
                     done[r] = len(out[r]) >= self.max_new_tokens or (
-                        check is not None and check(self.tokenizer.decode(out[r], skip_special_tokens=True))
+                        batch[r].parser is not None
+                        and batch[r].is_complete(self.tokenizer.decode(out[r], skip_special_tokens=True))
                     )
             if all(done):
                 break

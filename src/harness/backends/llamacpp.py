@@ -225,7 +225,7 @@ class LlamaCppBackend(Backend):
         return out
 
     def _draft(self, request: Request, tokens: list[int]) -> list[int]:
-        text = request.draft(self._text(tokens)) if request.draft and self.draft_tokens else ""
+        text = request.draft(self._text(tokens)) if request.template and self.draft_tokens else ""
         return self.llama.tokenize(text.encode(), add_bos=False, special=False)[: self.draft_tokens] if text else []
 
     def _generate(self, r: Request) -> Generation:
@@ -243,7 +243,7 @@ class LlamaCppBackend(Backend):
                     done = True
                     break
                 out.append(token)
-                done = len(out) >= self.max_new_tokens or (r.is_complete is not None and r.is_complete(self._text(out)))
+                done = len(out) >= self.max_new_tokens or (r.parser is not None and r.is_complete(self._text(out)))
                 if done:
                     break
             if done or len(row) + len(out) >= self.context:
