@@ -50,6 +50,11 @@ def test_empty_short_and_wrong_script_texts_are_dropped(text, language, reason):
     assert synth.rejection(text, [], [], language, min_chars=20, script=0.6, threshold=0.7) == reason
 
 
+def test_attempts_order_by_number_past_five_digits():
+    ids = ["syn-100000", "syn-99999", "syn-00007"]
+    assert sorted(ids, key=synth._attempt) == ["syn-00007", "syn-99999", "syn-100000"]
+
+
 def test_label_plans_are_seeded_and_put_on_what_no_kept_example_shows():
     keys = ["a", "b", "c"]
     rates = {"a": 0.0, "b": 0.0, "c": 0.0}  # never on by chance: only the covering turns one on

@@ -127,6 +127,11 @@ def uncovered(keys: Sequence[str], rows: Sequence[Mapping[str, bool]]) -> list[s
     return [k for k in keys if not any(r[k] for r in rows)]
 
 
+def _attempt(doc_id: str) -> int:
+    """The attempt number an example's id holds ("syn-00042" -> 42; numbers, not strings, past 99,999)."""
+    return int(doc_id.removeprefix("syn-"))
+
+
 def plan_seeds(index: int, pool: Sequence[Document], k: int, seed: int) -> list[Document]:
     """The real pool transcripts attempt `index` is shown."""
     return random.Random(f"{seed}/seeds/{index}").sample(sorted(pool, key=lambda d: d.id), min(k, len(pool)))
@@ -257,7 +262,7 @@ def synthesize(conf: Config, plain: dict) -> dict:
             batch = range(state["attempts"], min(state["attempts"] + s.batch, limit))
             # Every feature gets positives: each attempt of a batch puts on one
             # that no example kept before the batch shows (after a crash too).
-            before = [{k: r[label_columns[k]] for k in keys} for i, r in kept.items() if i < f"syn-{batch[0]:05d}"]
+            before = [{k: r[label_columns[k]] for k in keys} for i, r in kept.items() if _attempt(i) < batch[0]]
             missing = uncovered(keys, before)
             plans = []
             for j, i in enumerate(batch):
