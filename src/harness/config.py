@@ -231,9 +231,8 @@ class SynthConf:
     count: int = between(40, 1)  # examples to keep
     max_attempts: Optional[int] = between(None, 1)  # stop after this many generations (default: 5 x count)
     seeds_shown: int = between(3, 0)  # real pool transcripts shown to the generator as style seeds, per example
-    rouge_l: float = between(
-        0.7, high=1, above=0
-    )  # drop a text whose ROUGE-L F with any kept or shown text reaches this
+    # Drop a text whose ROUGE-L F with any kept or shown text reaches this (0.7: Alif's threshold).
+    rouge_l: float = between(0.7, high=1, above=0)
     min_chars: int = between(80, 0)  # drop shorter texts
     script_share: float = between(0.6, 0, 1)  # drop a text with fewer of its letters in the dataset language's script
     consistency: bool = False  # drop a text whose labels the model itself, extracting, contradicts
@@ -254,9 +253,8 @@ class Config:
     # documents per backend call; a checkpoint is written after each
     chunk_size: int = between(32, 1, cell=False)
     resume: bool = outside_cell(True)  # skip cells already finished in the experiment; continue interrupted ones
-    allow_downloads: bool = outside_cell(
-        False
-    )  # let Hugging Face fetch missing models (off: nothing leaves the machine)
+    # Let Hugging Face fetch missing models (off: nothing leaves the machine).
+    allow_downloads: bool = outside_cell(False)
     tune: Optional[TuneConf] = outside_cell(None)  # harness-tune only (conf/tune.yaml)
     synth: Optional[SynthConf] = outside_cell(None)  # harness-synth only (conf/synth.yaml)
 

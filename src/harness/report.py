@@ -169,11 +169,7 @@ def pairs(runs: list[Run]) -> list[tuple[str, Run, Run]]:
     out = []
     for kind in (names.ROUTE, names.MODEL, names.POOL):
         key = names.COMPARISON_KEYS[kind]
-        order = (
-            (lambda r: (ROUTE_ORDER.get(r.params[names.ROUTE], 9), r.params[names.ROUTE]))
-            if kind == names.ROUTE
-            else (lambda r: r.params.get(kind) or "")
-        )  # real before synthetic
+        order = _route_order if kind == names.ROUTE else (lambda r, kind=kind: r.params.get(kind) or "")
         groups: dict[str, list[Run]] = {}
         for r in runs:
             if r.params.get(key):
@@ -185,6 +181,12 @@ def pairs(runs: list[Run]) -> list[tuple[str, Run, Run]]:
                 if a.params.get(kind) != b.params.get(kind) and (kind != names.MODEL or _same_prompt(a, b))
             ]
     return out
+
+
+def _route_order(r: Run) -> tuple[int, str]:
+    """A is the earlier route of a pair (native, translate, reference); models
+    and pools pair in name order (real before synthetic)."""
+    return ROUTE_ORDER.get(r.params[names.ROUTE], 9), r.params[names.ROUTE]
 
 
 def _same_prompt(a: Run, b: Run) -> bool:
