@@ -5,6 +5,7 @@ backend (no model), except where the behaviour is the process's own
 (Ctrl-C, Hydra's errors, a sweep that goes on)."""
 
 import errno
+import functools
 import json
 import logging
 import math
@@ -17,13 +18,13 @@ import mlflow
 import pytest
 
 from harness import checkpoint, identity
-from harness.cli import run_config
-from harness.config import typed
+from harness.cli import run_config, run_typed
+from harness.config import Evaluate, Selection, typed, with_values
 from harness.errors import HarnessError, exit_on_user_error
 from harness.plan import plan
 from harness.records import Generation
 
-from .conftest import DEMO, compose_config, free_port, run_harness, store_overrides, store_runs
+from .conftest import DEMO, compose_config, composed, free_port, run_harness, store_overrides, store_runs
 
 
 def _rows(n=40):
@@ -109,27 +110,37 @@ def test_what_changes_no_prediction_is_not_part_of_a_cell():
 # 2. and 4. Settings and inputs are checked before a run exists --------------------------------
 
 
+@functools.cache
+def _base(model: str):
+    """A composed and typed cell of `model` on 5 documents (composing costs
+    ~0.3 s; the settings below are then changed on the typed values)."""
+    return composed(f"model={model}", "dataset.limit=5")
+
+
 @pytest.mark.parametrize(
-    "overrides, message",
+    "model, changes, message",
     [
-        (["chunk_size=-1"], "chunk_size=-1 is out of range: it must be >= 1"),
-        (["chunk_size=0"], "chunk_size=0 is out of range"),
-        (["dataset.limit=-1"], "dataset.limit=-1 is out of range"),
-        (["dataset.limit=0"], "dataset.limit=0 is out of range"),
-        (["model=scripted", "prompt.selection=balanced", "prompt.shots=-2"], "prompt.shots=-2 is out of range"),
-        (["seed=4294967296"], "seed=4294967296 is out of range"),
-        (["split.seed=-1"], "split.seed=-1 is out of range"),
-        (["split.pool=0.5", "split.dev=0.5"], "leave room for a test split"),
-        (["split.pool=0.6", "split.dev=0.399"], "no documents to evaluate"),
-        (["model=tfidf-logreg", "split.pool=0"], "trains on the example pool, which is empty"),
-        (["model=tfidf-logreg", "split.evaluate=all"], "split.evaluate=all would score the pool documents"),
-        (["model=scripted", "prompt.threshold=1.5"], "prompt.threshold must be a number between 0 and 1"),
-        (["tracking.experiment= "], "tracking.experiment is empty"),
+        ("keyword-baseline", {"chunk_size": -1}, "chunk_size=-1 is out of range: it must be >= 1"),
+        ("keyword-baseline", {"chunk_size": 0}, "chunk_size=0 is out of range"),
+        ("keyword-baseline", {"dataset.limit": -1}, "dataset.limit=-1 is out of range"),
+        ("keyword-baseline", {"dataset.limit": 0}, "dataset.limit=0 is out of range"),
+        ("scripted", {"prompt.selection": Selection.balanced, "prompt.shots": -2}, "prompt.shots=-2 is out of range"),
+        ("keyword-baseline", {"seed": 4294967296}, "seed=4294967296 is out of range"),
+        ("keyword-baseline", {"split.seed": -1}, "split.seed=-1 is out of range"),
+        ("keyword-baseline", {"split.pool": 0.5, "split.dev": 0.5}, "leave room for a test split"),
+        ("keyword-baseline", {"split.pool": 0.6, "split.dev": 0.399}, "no documents to evaluate"),
+        ("tfidf-logreg", {"split.pool": 0.0}, "trains on the example pool, which is empty"),
+        ("tfidf-logreg", {"split.evaluate": Evaluate.all}, "split.evaluate=all would score the pool documents"),
+        ("scripted", {"prompt.threshold": 1.5}, "prompt.threshold must be a number between 0 and 1"),
+        ("keyword-baseline", {"tracking.experiment": " "}, "tracking.experiment is empty"),
     ],
 )
-def test_bad_settings_fail_before_a_run_exists(workdir, overrides, message):
+def test_bad_settings_fail_before_a_run_exists(workdir, model, changes, message):
+    store_overrides(workdir)  # the store exists; no run may appear in it
+    store = {"tracking.uri": f"sqlite:///{workdir}/mlruns/mlflow.db", "tracking.checkpoints": f"{workdir}/ck"}
+    conf, plain = with_values(*_base(model), {**store, **changes})
     with pytest.raises(HarnessError, match=message):
-        run_config(_cfg(workdir, "model=keyword-baseline", "dataset.limit=5", *overrides))
+        run_typed(conf, plain, config_yaml="")
     assert store_runs(workdir).empty
 
 

@@ -163,7 +163,7 @@ def flaky():
             "Handler", (_Flaky,), {**behaviour, "calls": 0, "inflight": 0, "peak": 0, "lock": threading.Lock()}
         )
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_port}/v1", handler
 
