@@ -182,6 +182,7 @@ def run(
     if saved:
         log.info("resuming: %d of %d documents already done (%s)", len(saved), len(requests), checkpoint)
     answers: list[Answer] = []
+    predictions: list[Prediction] = []
     t0 = time.perf_counter()
     with progress.batch_bar(len(requests), "documents") as (on_batch, advance):
         for start in range(0, len(requests), chunk_size):
@@ -194,10 +195,12 @@ def run(
                 checkpoint_store.append(checkpoint, done)
                 log.info("%d/%d documents, %.1f s", len(answers) + len(done), len(requests), time.perf_counter() - t0)
             advance(len(chunk))
+            # Each answer is read once, as its chunk finishes (not again for every later chunk).
+            part = documents[len(answers) : len(answers) + len(done)]
+            predictions += [to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(part, done)]
             answers += done
             if on_chunk is not None and not resumed:
-                on_chunk([to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(documents, answers)])
-    predictions = [to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(documents, answers)]
+                on_chunk(list(predictions))
     probs = [p.prob for p in predictions]
     per_feature = metrics.score(
         [p.gold for p in predictions],
