@@ -143,10 +143,10 @@ class DatasetConf:
 
 @dataclass
 class SplitConf:
-    seed: int = between(42, 0, SEED_MAX)  # separate from `seed`, so sweeping seeds keeps the test set fixed
-    pool: float = between(0.2, 0, below=1)  # fraction of documents that may serve as examples
-    dev: float = between(0.2, 0, below=1)  # fraction for tuning; the rest is test
-    evaluate: Evaluate = Evaluate.test
+    seed: int = between(MISSING, 0, SEED_MAX)  # separate from `seed`, so sweeping seeds keeps the test set fixed
+    pool: float = between(MISSING, 0, below=1)  # fraction of documents that may serve as examples
+    dev: float = between(MISSING, 0, below=1)  # fraction for tuning; the rest is test
+    evaluate: Evaluate = MISSING
 
 
 @dataclass
@@ -197,46 +197,47 @@ class TranslatorConf:
 
 @dataclass
 class TrackingConf:
-    uri: str = "sqlite:///mlruns/mlflow.db"
-    experiment: str = "harness"
+    uri: str = MISSING
+    experiment: str = MISSING
     # Seconds a tracking server may take to answer before the run stops (http(s) URIs).
-    timeout_s: float = between(30.0, low=1)
+    timeout_s: float = between(MISSING, low=1)
     # Where a new experiment keeps its artifacts (ignored for existing ones).
-    artifact_location: Optional[str] = "mlruns/artifacts"
+    artifact_location: Optional[str] = MISSING
     tags: Dict[str, str] = field(default_factory=dict)  # extra tags on every run
     # What text reaches MLflow (predictions.jsonl, translations.jsonl, prompt.txt).
-    log_text: LogText = LogText.full
-    checkpoints: str = "mlruns/checkpoints"  # finished chunks of running cells, for resume
+    log_text: LogText = MISSING
+    checkpoints: str = MISSING  # finished chunks of running cells, for resume
     # MLflow system metrics (CPU, memory; GPU utilisation with nvidia-ml-py installed) every 10 s.
-    system_metrics: bool = False
+    system_metrics: bool = MISSING
 
 
 @dataclass
 class TuneConf:
     study: str = MISSING  # Optuna study name; rerunning it resumes
-    n_trials: int = between(20, 1)  # trials in the study, all workers together
-    timeout: Optional[float] = between(None, 1)  # seconds for this worker
-    objective: Objective = Objective.macro_f1  # median over features on dev
-    k_range: Optional[List[int]] = None  # [min, max]: search k too; null: k = prompt.shots
-    chunk_size: int = between(16, 1)  # dev documents per pruning step
-    dev_limit: Optional[int] = between(None, 1)  # score trials on the first N dev documents
-    storage: str = "sqlite:///mlruns/optuna.db"
-    selection_dir: str = "mlruns/selections"  # where the best selection is written
-    startup_trials: int = between(4, 0)  # trials before the pruner may stop one
+    n_trials: int = between(MISSING, 1)  # trials in the study, all workers together
+    timeout: Optional[float] = between(MISSING, 1)  # seconds for this worker
+    objective: Objective = MISSING  # median over features on dev
+    k_range: Optional[List[int]] = MISSING  # [min, max]: search k too; null: k = prompt.shots
+    chunk_size: int = between(MISSING, 1)  # dev documents per pruning step
+    dev_limit: Optional[int] = between(MISSING, 1)  # score trials on the first N dev documents
+    storage: str = MISSING  # an Optuna RDB URL
+    selection_dir: str = MISSING  # where the best selection is written
+    startup_trials: int = between(MISSING, 0)  # trials before the pruner may stop one
 
 
 @dataclass
 class SynthConf:
     out: str = MISSING  # the synthetic pool file (JSONL, the dataset's columns); rerunning continues it
-    count: int = between(40, 1)  # examples to keep
-    max_attempts: Optional[int] = between(None, 1)  # stop after this many generations (default: 5 x count)
-    seeds_shown: int = between(3, 0)  # real pool transcripts shown to the generator as style seeds, per example
-    # Drop a text whose ROUGE-L F with any kept or shown text reaches this (0.7: Alif's threshold).
-    rouge_l: float = between(0.7, high=1, above=0)
-    min_chars: int = between(80, 0)  # drop shorter texts
-    script_share: float = between(0.6, 0, 1)  # drop a text with fewer of its letters in the dataset language's script
-    consistency: bool = False  # drop a text whose labels the model itself, extracting, contradicts
-    batch: int = between(4, 1)  # generations per backend call; the file and its state are written after each
+    count: int = between(MISSING, 1)  # examples to keep
+    max_attempts: Optional[int] = between(MISSING, 1)  # stop after this many generations (default: 5 x count)
+    seeds_shown: int = between(MISSING, 0)  # real pool transcripts shown to the generator as style seeds, per example
+    # Drop a text whose ROUGE-L F with any kept or shown text reaches this.
+    rouge_l: float = between(MISSING, high=1, above=0)
+    min_chars: int = between(MISSING, 0)  # drop shorter texts
+    # Drop a text with fewer of its letters in the dataset language's script.
+    script_share: float = between(MISSING, 0, 1)
+    consistency: bool = MISSING  # drop a text whose labels the model itself, extracting, contradicts
+    batch: int = between(MISSING, 1)  # generations per backend call; the file and its state are written after each
 
 
 @dataclass
@@ -249,12 +250,12 @@ class Config:
     translator: TranslatorConf = MISSING  # used by route=translate only
     split: SplitConf = field(default_factory=SplitConf)
     tracking: TrackingConf = outside_cell(factory=TrackingConf)
-    seed: int = between(42, 0, SEED_MAX)  # shot draw and decoding
+    seed: int = between(MISSING, 0, SEED_MAX)  # shot draw and decoding
     # documents per backend call; a checkpoint is written after each
-    chunk_size: int = between(32, 1, cell=False)
-    resume: bool = outside_cell(True)  # skip cells already finished in the experiment; continue interrupted ones
+    chunk_size: int = between(MISSING, 1, cell=False)
+    resume: bool = outside_cell(MISSING)  # skip cells already finished in the experiment; continue interrupted ones
     # Let Hugging Face fetch missing models (off: nothing leaves the machine).
-    allow_downloads: bool = outside_cell(False)
+    allow_downloads: bool = outside_cell(MISSING)
     tune: Optional[TuneConf] = outside_cell(None)  # harness-tune only (conf/tune.yaml)
     synth: Optional[SynthConf] = outside_cell(None)  # harness-synth only (conf/synth.yaml)
 
