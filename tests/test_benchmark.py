@@ -26,7 +26,7 @@ def test_throughput_benchmark_agrees_with_the_study_pipeline():
             "--routes",
             "reference",
             "--docs",
-            "3",
+            "2",
             "--shots",
             "1",
             "--dtype",

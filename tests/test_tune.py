@@ -1,5 +1,6 @@
 """harness-tune: a real Optuna study (SQLite storage), real nested MLflow runs,
-the real embedded model scoring dev, one final test run."""
+dev scored by the scripted backend (the bookkeeping is the point, not a
+model), one final test run."""
 
 import json
 
@@ -12,7 +13,7 @@ from harness.splits import balanced_shots, random_shots
 
 from .conftest import DEMO, compose_config, composed_cell, run_harness, store_overrides, store_runs
 
-STUDY = "smol-test"
+STUDY = "resume-test"
 
 
 def test_balanced_selection_covers_every_feature_it_can():
@@ -54,7 +55,7 @@ def test_the_final_run_is_the_tuned_cell_on_test(workdir, monkeypatch):
     assert len(runs[runs["tags.harness.role"] == "trial"]) == 3
 
 
-@pytest.mark.model
+@pytest.mark.cli
 def test_study_finishes_resumes_and_never_leaks(workdir):
     store = [
         f"tracking.uri=sqlite:///{workdir}/mlruns/mlflow.db",
@@ -63,6 +64,7 @@ def test_study_finishes_resumes_and_never_leaks(workdir):
         f"tune.selection_dir={workdir}/selections",
     ]
     common = [
+        "model=scripted",
         "prompt.mode=score",
         "prompt.shots=1",
         "tune.dev_limit=4",
@@ -118,6 +120,7 @@ def test_study_finishes_resumes_and_never_leaks(workdir):
 
     # The selection file passed to `harness` reproduces the final test numbers.
     proc = run_harness(
+        "model=scripted",
         "prompt.mode=score",
         "prompt.selection=tuned",
         f"prompt.selection_file={workdir / 'selections' / f'{STUDY}.json'}",
