@@ -103,7 +103,15 @@ def select_shots(
     keys: tuple[str, ...],
     seed: int,
 ) -> list[Document]:
-    """The examples, from `pool` (fixed and tuned ones by id, checked to be pool documents)."""
+    """The examples, from `pool` (fixed and tuned ones by id, checked to be
+    pool documents); none for knn, whose examples are each document's own."""
+    if prompt.selection is Selection.knn:
+        if not 1 <= prompt.shots <= len(pool) - 1:
+            raise HarnessError(
+                f"prompt.selection=knn needs 1 <= prompt.shots < the pool's {len(pool)} documents "
+                f"(got prompt.shots={prompt.shots})"
+            )
+        return []
     if prompt.selection is Selection.random:
         return splits.random_shots(pool, prompt.shots, seed)
     if prompt.selection is Selection.balanced:
@@ -201,6 +209,7 @@ def prepare(conf: Config, reads_prompt: bool = True) -> Cell:
         pool=pool,
         dataset_digest=loaded.digest,
         pool_digest=pool_digest,
+        neighbours=conf.prompt.shots if conf.prompt.selection is Selection.knn and reads_prompt else 0,
     )
 
 

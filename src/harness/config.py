@@ -77,6 +77,7 @@ class Selection(str, Enum):
     balanced = "balanced"  # examples that together cover each feature's positives
     fixed = "fixed"  # the ids in prompt.shot_ids
     tuned = "tuned"  # the ids harness-tune wrote to prompt.selection_file
+    knn = "knn"  # for each document, the prompt.shots pool examples most like it (harness.neighbours)
 
 
 class Evaluate(str, Enum):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
 from . import checkpoint as checkpoint_store
-from . import metrics, parsing, progress
+from . import metrics, neighbours, parsing, progress
 from .backends import Backend
 from .config import Mode
 from .errors import HarnessError
@@ -23,8 +23,19 @@ from .routes import Route
 log = logging.getLogger(__name__)
 
 
-def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Document]) -> list[Request]:
-    examples = [(s.text, [s.labels[k] for k in task.keys]) for s in shots]
+Examples = Optional[Mapping[str, Sequence[Document]]]  # document id -> its own examples (prompt.selection=knn)
+
+
+def build_requests(
+    task: Task, shots: Sequence[Document], documents: Sequence[Document], examples: Examples = None
+) -> list[Request]:
+    """One request per document, with `shots` as examples, or each document's
+    own where `examples` has them."""
+
+    def shown(doc: Document) -> list[tuple[str, list[bool]]]:
+        own = examples[doc.id] if examples is not None else shots
+        return [(s.text, [s.labels[k] for k in task.keys]) for s in own]
+
     template = score_template(task.names, task.fmt, task.style)
     score = template if task.mode is Mode.score else None
     regex = answer_regex(task.names, task.fmt, task.style)
@@ -43,7 +54,7 @@ def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Do
                 lead_in=task.lead_in,
                 names=task.names,
                 fmt=task.fmt,
-                shots=examples,
+                shots=shown(doc),
                 query=doc.text,
                 style=task.style,
                 template_names=task.template_names,
@@ -54,7 +65,12 @@ def build_requests(task: Task, shots: Sequence[Document], documents: Sequence[Do
 
 
 def to_prediction(
-    task: Task, doc: Document, split: str, answer: Answer, thresholds: Optional[Mapping[str, float]] = None
+    task: Task,
+    doc: Document,
+    split: str,
+    answer: Answer,
+    thresholds: Optional[Mapping[str, float]] = None,
+    shot_ids: Optional[tuple[str, ...]] = None,
 ) -> Prediction:
     """The answer read as feature values; in score mode a field is true above
     its threshold (`thresholds` per feature, else the task's)."""
@@ -76,6 +92,7 @@ def to_prediction(
         pred=dict(zip(task.keys, values)),
         gold={k: doc.labels[k] for k in task.keys},
         prob=probs,
+        shot_ids=shot_ids,
     )
 
 
@@ -106,18 +123,20 @@ def run_cell(
     a backend that learns, which is trained on it), the dev documents that
     calibrate thresholds and the evaluated documents; then `run` scores the
     evaluated ones. The result carries what the route did."""
-    pool = list(cell.pool) if backend.learns_from_pool else []
-    if pool and cell.scores_examples:
+    if backend.learns_from_pool and cell.scores_examples:
         raise HarnessError(
             "split.evaluate=all would score the pool documents a learning baseline trains on (use test, dev or nonpool)"
         )
+    pool = list(cell.pool) if backend.learns_from_pool or cell.neighbours else []
     parts = [pool, cell.shots, cell.calibration, cell.evaluated]
     reading = route.read([d for part in parts for d in part], cell.language)
     read = iter(reading.documents)
     pool, shots, calibration, documents = ([next(read) for _ in part] for part in parts)
     if backend.learns_from_pool:
         backend = backend.fit(pool, cell.task.keys)
-    thresholds = calibrate(cell.task, backend, shots, calibration) if calibration else None
+    # knn: each document's examples, compared as this route reads them.
+    examples = neighbours.examples(pool, calibration + documents, cell.neighbours) if cell.neighbours else None
+    thresholds = calibrate(cell.task, backend, shots, calibration, examples) if calibration else None
     result = run(
         cell.task,
         backend,
@@ -129,6 +148,7 @@ def run_cell(
         score_examples=cell.scores_examples,
         on_chunk=on_chunk,
         thresholds=thresholds,
+        examples=examples,
     )
     result.metrics.update(reading.metrics)
     result.metrics.update({f"threshold/{k}": t for k, t in (thresholds or {}).items()})
@@ -137,11 +157,15 @@ def run_cell(
 
 
 def calibrate(
-    task: Task, backend: Backend, shots: Sequence[Document], documents: Sequence[Document]
+    task: Task,
+    backend: Backend,
+    shots: Sequence[Document],
+    documents: Sequence[Document],
+    examples: Examples = None,
 ) -> dict[str, float]:
     """Per feature, the threshold on P(true) that maximises its macro-F1 on
     these (dev) documents, scored as the evaluated ones are."""
-    scores = backend.score(build_requests(task, shots, documents))
+    scores = backend.score(build_requests(task, shots, documents, examples))
     log.info("calibrated thresholds on %d dev documents", len(documents))
     return {
         k: metrics.best_threshold([d.labels[k] for d in documents], [s.probs[i] for s in scores])
@@ -160,8 +184,10 @@ def run(
     score_examples: bool = False,
     on_chunk: Optional[Callable[[list[Prediction]], None]] = None,
     thresholds: Optional[Mapping[str, float]] = None,
+    examples: Examples = None,
 ) -> RunResult:
-    """Score `documents`, as the model reads them, with `shots` as examples.
+    """Score `documents`, as the model reads them, with `shots` as examples
+    (or each document's own, in `examples`).
     The backend is called in fixed chunks; with a checkpoint file each
     finished chunk is saved, and chunks already there are read back instead
     of recomputed. `on_chunk` sees the predictions so far after each chunk
@@ -169,11 +195,12 @@ def run(
     (split.evaluate=all) lets the examples be scored too."""
     if not documents:
         raise HarnessError("no documents to evaluate (check dataset.limit and the split fractions)")
-    shot_ids = {s.id for s in shots}
-    leaked = [d.id for d in documents if d.id in shot_ids]
-    if leaked and not score_examples:  # the split guarantees this; a violation is a bug, not a user error
+    own = {d.id: tuple(s.id for s in examples[d.id]) for d in documents} if examples is not None else {}
+    shot_ids = set() if score_examples else {s.id for s in shots}
+    leaked = [d.id for d in documents if d.id in shot_ids or d.id in own.get(d.id, ())]
+    if leaked:  # the split and harness.neighbours guarantee this; a violation is a bug, not a user error
         raise AssertionError(f"documents used as their own examples: {leaked}")
-    requests = build_requests(task, shots, documents)
+    requests = build_requests(task, shots, documents, examples)
     answer = answering(task, backend)
     reset_peak_rss()
     backend.reset_stats()
@@ -197,7 +224,9 @@ def run(
             advance(len(chunk))
             # Each answer is read once, as its chunk finishes (not again for every later chunk).
             part = documents[len(answers) : len(answers) + len(done)]
-            predictions += [to_prediction(task, d, split_of[d.id], a, thresholds) for d, a in zip(part, done)]
+            predictions += [
+                to_prediction(task, d, split_of[d.id], a, thresholds, own.get(d.id)) for d, a in zip(part, done)
+            ]
             answers += done
             if on_chunk is not None and not resumed:
                 on_chunk(list(predictions))
@@ -216,7 +245,8 @@ def run(
         metrics=summary,
         shot_ids=[s.id for s in shots],
         example_prompt=backend.render(requests[0]),
-        example_texts=[s.text for s in shots] + [documents[0].text],
+        example_texts=[s.text for s in (examples[documents[0].id] if examples is not None else shots)]
+        + [documents[0].text],
     )
 
 

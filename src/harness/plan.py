@@ -49,7 +49,7 @@ def run_name(conf: Config, cell: Cell, baseline: bool, learns: bool = False) -> 
         [
             conf.model.name,
             conf.route.name,
-            *([] if baseline else [f"{len(cell.shots)}shot"]),
+            *([] if baseline else [f"{cell.shots_per_document}shot"]),
             *([prompt.selection.value] if prompt.selection is not Selection.random and not baseline else []),
             *(["synthetic"] if prompt.pool is Pool.synthetic and (learns or not baseline) else []),
             *([prompt.mode.value] if prompt.mode is not Mode.generate and not baseline else []),
@@ -145,7 +145,7 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
         shot_ids=[d.id for d in cell.shots],
     )
     cell_hash = identity.digest(ident)
-    settings = protocol_settings(conf, cell.task, len(cell.shots), cls.applies_generation_config)
+    settings = protocol_settings(conf, cell.task, cell.shots_per_document, cls.applies_generation_config)
     departures = tuple(protocol.departures(settings))
     model, route, prompt, ds = conf.model, conf.route, conf.prompt, conf.dataset
     pool = _pool_params(conf, cell)
@@ -154,7 +154,7 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
         names.ROUTE: route.name,
         names.PROMPT: prompt.name,
         names.MODE: prompt.mode.value,
-        names.SHOTS: len(cell.shots),
+        names.SHOTS: cell.shots_per_document,
         names.SELECTION: prompt.selection.value,
         names.SEED: conf.seed,
         names.BASELINE: str(baseline).lower(),
@@ -176,7 +176,7 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
         "params_b": str(model.params_b),
         "route": route.name,
         "language": ds.language,
-        "shots": str(len(cell.shots)),
+        "shots": str(cell.shots_per_document),
         "selection": prompt.selection.value,
         "mode": prompt.mode.value,
         names.POOL: prompt.pool.value,

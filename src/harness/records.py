@@ -102,6 +102,7 @@ class Prediction:
     pred: Mapping[str, Optional[bool]]  # None = missing (unparseable)
     gold: Mapping[str, bool]
     prob: Optional[Mapping[str, float]] = None  # score mode: P(true) per feature
+    shot_ids: Optional[tuple[str, ...]] = None  # this document's own examples (prompt.selection=knn)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,11 @@ class Cell:
     pool: list[Document] = field(default_factory=list)  # where examples come from: the pool split, or synthetic ones
     dataset_digest: str = ""  # sha256 of the dataset file's bytes that were read
     pool_digest: Optional[str] = None  # the same for a synthetic pool's file
+    neighbours: int = 0  # prompt.selection=knn: examples per document, chosen from the pool as the route reads it
+
+    @property
+    def shots_per_document(self) -> int:
+        return self.neighbours or len(self.shots)
 
 
 @dataclass

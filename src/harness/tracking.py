@@ -427,6 +427,8 @@ def predictions_jsonl(result: RunResult, log_text: str) -> str:
         }
         if p.prob is not None:
             row["prob"] = dict(p.prob)
+        if p.shot_ids is not None:
+            row["shot_ids"] = list(p.shot_ids)
         rows.append(json.dumps(row, ensure_ascii=False) + "\n")
     return "".join(rows)
 
