@@ -12,6 +12,7 @@ from . import data, protocol, splits
 from .backends import Backend
 from .config import (
     AnswerFormat,
+    Calibration,
     Config,
     Evaluate,
     FeaturesConf,
@@ -71,6 +72,7 @@ def task_of(conf: Config) -> Task:
         system=pick_language(prompt.system, prompt_language, f"prompt={prompt.name} system"),
         lead_in=pick_language(prompt.lead_in, prompt_language, f"prompt={prompt.name} lead_in"),
         threshold=0.5 if _calibrates(conf) else float(prompt.threshold),
+        calibration=_calibration(conf),
     )
 
 
@@ -210,6 +212,8 @@ def prepare(conf: Config, reads_prompt: bool = True) -> Cell:
         dataset_digest=loaded.digest,
         pool_digest=pool_digest,
         neighbours=conf.prompt.shots if conf.prompt.selection is Selection.knn and reads_prompt else 0,
+        calibration_samples=conf.prompt.calibration_samples,
+        seed=conf.seed,
     )
 
 
@@ -228,6 +232,14 @@ def _calibrates(conf: Config) -> bool:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
         raise HarnessError(f"prompt.threshold must be a number between 0 and 1, or dev (got {threshold!r})")
     return False
+
+
+def _calibration(conf: Config) -> Calibration:
+    """prompt.calibration, checked: it moves P(true), so it needs score mode."""
+    method = conf.prompt.calibration
+    if method is not Calibration.none and conf.prompt.mode is not Mode.score:
+        raise HarnessError(f"prompt.calibration={method.value} moves P(true): it needs prompt.mode=score")
+    return method
 
 
 def uses_translator(conf: Config) -> bool:
@@ -283,4 +295,5 @@ def protocol_settings(conf: Config, task: Task, shots: int, generation_config: b
         shots=shots,
         translated=uses_translator(conf),
         threshold=conf.prompt.threshold,
+        calibration=task.calibration,
     )

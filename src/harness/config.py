@@ -80,6 +80,13 @@ class Selection(str, Enum):
     knn = "knn"  # for each document, the prompt.shots pool examples most like it (harness.neighbours)
 
 
+class Calibration(str, Enum):
+    none = "none"  # P(true) as the model gives it: the study's rule
+    contextual = "contextual"  # offsets from content-free transcripts (harness.calibration)
+    domain = "domain"  # offsets from transcripts of random pool words
+    batch = "batch"  # offsets from the evaluated documents' mean log-odds
+
+
 class Evaluate(str, Enum):
     test = "test"  # the held-out test split
     dev = "dev"
@@ -167,6 +174,9 @@ class PromptConf:
     # (the likelier word); `dev`: per feature, the threshold that maximises its
     # macro-F1 on the dev split (scored too, up to dataset.limit documents).
     threshold: Any = 0.5
+    # Score mode: move each field's P(true) before the threshold applies (harness.calibration).
+    calibration: Calibration = Calibration.none
+    calibration_samples: int = between(20, 1)  # calibration=domain: random-word transcripts
     # language -> text. `system` holds `{template}`, `lead_in` holds `{text}`.
     system: Dict[str, str] = MISSING
     lead_in: Dict[str, str] = MISSING

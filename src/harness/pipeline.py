@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
+from . import calibration as calibrations
 from . import checkpoint as checkpoint_store
 from . import metrics, neighbours, parsing, progress
 from .backends import Backend
-from .config import Mode
+from .config import Calibration, Mode
 from .errors import HarnessError
 from .prompts import answer_regex, build_messages, filled_template, score_template
 from .records import Answer, Cell, Document, Generation, Labels, Prediction, Request, RunResult, Scores, Task
@@ -127,16 +129,30 @@ def run_cell(
         raise HarnessError(
             "split.evaluate=all would score the pool documents a learning baseline trains on (use test, dev or nonpool)"
         )
-    pool = list(cell.pool) if backend.learns_from_pool or cell.neighbours else []
-    parts = [pool, cell.shots, cell.calibration, cell.evaluated]
+    task = cell.task
+    reads_pool = backend.learns_from_pool or cell.neighbours or task.calibration is Calibration.domain
+    parts = [list(cell.pool) if reads_pool else [], cell.shots, cell.calibration, cell.evaluated]
     reading = route.read([d for part in parts for d in part], cell.language)
     read = iter(reading.documents)
     pool, shots, calibration, documents = ([next(read) for _ in part] for part in parts)
     if backend.learns_from_pool:
-        backend = backend.fit(pool, cell.task.keys)
+        backend = backend.fit(pool, task.keys)
+    # contextual, domain: transcripts whose P(true) sets the offsets, in the cell's prompt.
+    texts = (
+        []
+        if backend.predicts_labels
+        else calibrations.reference_texts(task.calibration, [d.text for d in pool], cell.calibration_samples, cell.seed)
+    )
+    references = [Document(id=f"<calibration {i}>", text=t, labels={}) for i, t in enumerate(texts)]
     # knn: each document's examples, compared as this route reads them.
-    examples = neighbours.examples(pool, calibration + documents, cell.neighbours) if cell.neighbours else None
-    thresholds = calibrate(cell.task, backend, shots, calibration, examples) if calibration else None
+    queries = references + calibration + documents
+    examples = neighbours.examples(pool, queries, cell.neighbours) if cell.neighbours else None
+    offsets, reference_s = None, 0.0
+    if references:
+        scored = backend.score(build_requests(task, shots, references, examples))
+        offsets = calibrations.reference_offsets([s.probs for s in scored])
+        reference_s = sum(s.latency_s for s in scored)  # counted in the run's throughput
+    thresholds = calibrate(task, backend, shots, calibration, examples, offsets) if calibration else None
     result = run(
         cell.task,
         backend,
@@ -149,6 +165,8 @@ def run_cell(
         on_chunk=on_chunk,
         thresholds=thresholds,
         examples=examples,
+        offsets=offsets,
+        reference_s=reference_s,
     )
     result.metrics.update(reading.metrics)
     result.metrics.update({f"threshold/{k}": t for k, t in (thresholds or {}).items()})
@@ -162,15 +180,27 @@ def calibrate(
     shots: Sequence[Document],
     documents: Sequence[Document],
     examples: Examples = None,
+    offsets: Optional[Sequence[float]] = None,
 ) -> dict[str, float]:
     """Per feature, the threshold on P(true) that maximises its macro-F1 on
-    these (dev) documents, scored as the evaluated ones are."""
-    scores = backend.score(build_requests(task, shots, documents, examples))
+    these (dev) documents, scored and calibrated as the evaluated ones are
+    (batch calibration: over these documents)."""
+    rows = [s.probs for s in backend.score(build_requests(task, shots, documents, examples))]
+    if task.calibration is Calibration.batch:
+        offsets = calibrations.batch_offsets(rows)
+    if offsets is not None:
+        rows = [calibrations.shifted(r, offsets) for r in rows]
     log.info("calibrated thresholds on %d dev documents", len(documents))
     return {
-        k: metrics.best_threshold([d.labels[k] for d in documents], [s.probs[i] for s in scores])
+        k: metrics.best_threshold([d.labels[k] for d in documents], [r[i] for r in rows])
         for i, k in enumerate(task.keys)
     }
+
+
+def _shifted(answer: Answer, offsets: Optional[Sequence[float]]) -> Answer:
+    if offsets is None or not isinstance(answer, Scores):
+        return answer
+    return replace(answer, probs=calibrations.shifted(answer.probs, offsets))
 
 
 def run(
@@ -185,9 +215,14 @@ def run(
     on_chunk: Optional[Callable[[list[Prediction]], None]] = None,
     thresholds: Optional[Mapping[str, float]] = None,
     examples: Examples = None,
+    offsets: Optional[Sequence[float]] = None,
+    reference_s: float = 0.0,
 ) -> RunResult:
     """Score `documents`, as the model reads them, with `shots` as examples
-    (or each document's own, in `examples`).
+    (or each document's own, in `examples`). Score mode: each P(true) is
+    shifted by `offsets` (contextual, domain calibration; `reference_s`,
+    the time they took, counts in the throughput) or by the evaluated
+    documents' own (batch calibration).
     The backend is called in fixed chunks; with a checkpoint file each
     finished chunk is saved, and chunks already there are read back instead
     of recomputed. `on_chunk` sees the predictions so far after each chunk
@@ -210,6 +245,10 @@ def run(
         log.info("resuming: %d of %d documents already done (%s)", len(saved), len(requests), checkpoint)
     answers: list[Answer] = []
     predictions: list[Prediction] = []
+
+    def decide(d: Document, a: Answer, shift: Optional[Sequence[float]]) -> Prediction:
+        return to_prediction(task, d, split_of[d.id], _shifted(a, shift), thresholds, own.get(d.id))
+
     t0 = time.perf_counter()
     with progress.batch_bar(len(requests), "documents") as (on_batch, advance):
         for start in range(0, len(requests), chunk_size):
@@ -222,12 +261,14 @@ def run(
                 checkpoint_store.append(checkpoint, done)
                 log.info("%d/%d documents, %.1f s", len(answers) + len(done), len(requests), time.perf_counter() - t0)
             advance(len(chunk))
-            # Each answer is read once, as its chunk finishes (not again for every later chunk).
             part = documents[len(answers) : len(answers) + len(done)]
-            predictions += [
-                to_prediction(task, d, split_of[d.id], a, thresholds, own.get(d.id)) for d, a in zip(part, done)
-            ]
             answers += done
+            if task.calibration is Calibration.batch and isinstance(done[0], Scores):
+                # The offsets move with each chunk: every answer so far is decided again (no parsing: scores).
+                offsets = calibrations.batch_offsets([a.probs for a in answers])
+                predictions = [decide(d, a, offsets) for d, a in zip(documents, answers)]
+            else:  # each answer is read once, as its chunk finishes
+                predictions += [decide(d, a, offsets) for d, a in zip(part, done)]
             if on_chunk is not None and not resumed:
                 on_chunk(list(predictions))
     probs = [p.prob for p in predictions]
@@ -238,7 +279,8 @@ def run(
         probs if all(p is not None for p in probs) else None,
     )
     summary = metrics.summarize(per_feature, len(predictions))
-    summary.update(backend_metrics(backend, answers))
+    summary.update(backend_metrics(backend, answers, reference_s))
+    summary.update({f"calibration/{k}": o for k, o in zip(task.keys, offsets or ())})
     return RunResult(
         predictions=predictions,
         per_feature=per_feature,
@@ -270,11 +312,12 @@ def peak_rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def backend_metrics(backend: Backend, answers: Sequence[Answer]) -> dict[str, float]:
-    """Latency and throughput over the backend calls, with the backend's own
-    split of that time where it keeps one (shared prefix, prefill, decode)."""
+def backend_metrics(backend: Backend, answers: Sequence[Answer], extra_s: float = 0.0) -> dict[str, float]:
+    """Latency and throughput over the backend calls (and `extra_s` more:
+    calibration's passes), with the backend's own split of that time where
+    it keeps one (shared prefix, prefill, decode)."""
     stats = backend.stats
-    wall = sum(a.latency_s for a in answers) + stats.get("prefix_s", 0.0)
+    wall = sum(a.latency_s for a in answers) + stats.get("prefix_s", 0.0) + extra_s
     tokens = sum(a.n_tokens for a in answers if isinstance(a, Generation))
     out = metrics.latency_summary([a.latency_s for a in answers], tokens, wall)
     for name in ("prefix_s", "prefill_s", "decode_s"):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, identity, names, protocol
-from .config import Config, Mode, Pool, Selection, check_ranges, class_named
+from .config import Calibration, Config, Mode, Pool, Selection, check_ranges, class_named
 from .errors import HarnessError, mask_passwords
 from .records import Cell
 
@@ -58,6 +58,7 @@ def run_name(conf: Config, cell: Cell, baseline: bool, learns: bool = False) -> 
                 if not baseline and (cell.calibration or cell.task.threshold != 0.5)
                 else []
             ),
+            *([prompt.calibration.value] if prompt.calibration is not Calibration.none and not baseline else []),
         ]
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .config import AnswerFormat, Evaluate, Mode, Parser, Selection, TemplateStyle
+from .config import AnswerFormat, Calibration, Evaluate, Mode, Parser, Selection, TemplateStyle
 
 # The study's field names, in its order: as its example answers and its parser spell them.
 STUDY_NAMES: dict[str, tuple[str, ...]] = {
@@ -75,6 +75,7 @@ class Settings:
     shots: int
     translated: bool  # route=translate: the model reads a translation
     threshold: float | str = 0.5  # prompt.threshold (score mode)
+    calibration: Calibration = Calibration.none  # prompt.calibration (score mode)
 
 
 def departures(s: Settings) -> list[str]:
@@ -95,8 +96,9 @@ def departures(s: Settings) -> list[str]:
         # one set of examples for every document (the study's own file is not published)
         "selection": s.selection not in (Selection.random, Selection.fixed),
         "shots": s.shots != STUDY_SHOTS,
-        # a field is true when "True" is the likelier word (score mode only; generate mode reads the words)
-        "threshold": s.mode is Mode.score and s.threshold != 0.5,
+        # a field is true when "True" is the likelier word (score mode only; generate mode reads the words);
+        # calibration moves P(true) first
+        "threshold": s.mode is Mode.score and (s.threshold != 0.5 or s.calibration is not Calibration.none),
     }
     return sorted(name for name, departs in differs.items() if departs)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Union
 
-from .config import AnswerFormat, Mode, Parser, TemplateStyle
+from .config import AnswerFormat, Calibration, Mode, Parser, TemplateStyle
 
 
 @dataclass(frozen=True)
@@ -122,9 +122,11 @@ class Task:
     style: TemplateStyle = TemplateStyle.braces  # template layout (prompts._LAYOUTS)
     template_names: tuple[str, ...] = ()  # the fields as the empty template spells them (default: names)
     threshold: float = 0.5  # score mode: P(true) above which a field is true (prompt.threshold)
+    calibration: Calibration = Calibration.none  # score mode: how P(true) is moved first (harness.calibration)
 
     def __post_init__(self) -> None:
-        for name, kind in (("fmt", AnswerFormat), ("mode", Mode), ("parser", Parser), ("style", TemplateStyle)):
+        kinds = (("fmt", AnswerFormat), ("mode", Mode), ("parser", Parser), ("style", TemplateStyle))
+        for name, kind in (*kinds, ("calibration", Calibration)):
             object.__setattr__(self, name, kind(getattr(self, name)))
 
 
@@ -145,6 +147,8 @@ class Cell:
     dataset_digest: str = ""  # sha256 of the dataset file's bytes that were read
     pool_digest: Optional[str] = None  # the same for a synthetic pool's file
     neighbours: int = 0  # prompt.selection=knn: examples per document, chosen from the pool as the route reads it
+    calibration_samples: int = 0  # prompt.calibration=domain: random-word transcripts, drawn with `seed`
+    seed: int = 0
 
     @property
     def shots_per_document(self) -> int:
