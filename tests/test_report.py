@@ -7,7 +7,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from harness import identity, names, report
+from harness import comparisons, identity, names, report
 from harness.metrics import ROUTE_EFFECT_METRICS
 
 from .conftest import run_harness
@@ -56,7 +56,9 @@ def test_report_numbers_are_the_logged_metrics_with_intervals_around_them(small_
             assert row[column] == logged[metric], (row["label"], column)
             assert row[f"{column}_lo"] <= row[column] <= row[f"{column}_hi"], (row["label"], column)
         assert row["docs_per_s"] == logged["throughput/docs_per_s"]
-        assert row["n_docs"] == 12 and pd.isna(row["note"])
+        baseline = by_id[row["run_id"]].data.params["baseline"] == "true"
+        assert row["n_docs"] == 12 and row["draws"] == 1
+        assert pd.isna(row["note"]) if baseline else row["note"].startswith("one example draw")
 
     per_feature = pd.read_csv(out / "per_feature.csv")
     sample = per_feature.iloc[17]
@@ -129,7 +131,7 @@ def test_predictions_that_disagree_with_the_logged_metrics_get_no_interval():
     assert good.problem is None and good.missing[3, 0] and not good.pred[3, 0]
     stale = report.Run(_raw([True, False, False, False], logged_f1=1.0))
     assert "logged 1.0000" in stale.problem
-    row = report.headline([stale], n_boot=20, seed=0).iloc[0]
+    row = report.headline([[stale]], n_boot=20, seed=0).iloc[0]
     assert row["macro_f1"] == 1.0 and math.isnan(row["macro_f1_lo"]) and "predictions.jsonl" in row["note"]
     gone = report.Run({**_raw([], 1.0), "predictions": None})
     assert gone.problem == "predictions.jsonl is missing or empty"
@@ -232,7 +234,7 @@ def test_pairs_differ_in_exactly_what_they_compare():
         _cell("b", "native", shots=2),
     ]
     report.label_runs(runs)
-    found = {(kind, a.label, b.label) for kind, a, b in report.pairs(runs)}
+    found = {(kind, a.label, b.label) for kind, a, b in comparisons.pairs(runs)}
     assert found == {
         ("route", "a|native|1shot", "a|translate|1shot|translator.model.name=aya"),
         ("route", "a|native|1shot", "a|translate|1shot|translator.model.name=smol"),
@@ -250,7 +252,7 @@ def test_a_baseline_pairs_with_a_model_whatever_its_prompt():
     report.label_runs(runs)
     found = {
         (kind, a.params["model"], a.params["seed"], b.params["model"], b.params["route"])
-        for kind, a, b in report.pairs(runs)
+        for kind, a, b in comparisons.pairs(runs)
     }
     # Both seeds of model a against the baseline on its route; the baseline against itself on another route.
     assert found == {
@@ -258,31 +260,28 @@ def test_a_baseline_pairs_with_a_model_whatever_its_prompt():
         ("model", "a", "7", "kw", "native"),
         ("route", "kw", "42", "kw", "reference"),
     }
-    effects = report.route_effects(runs)
+    effects = comparisons.route_effects(runs)
     assert set(effects["metric"]) == set(ROUTE_EFFECT_METRICS) and list(effects["route_a"].unique()) == ["native"]
     assert effects.set_index("metric").loc["macro_f1", "delta"] == 0.0
 
 
 def test_a_setting_that_changes_no_prediction_does_not_split_a_pair():
     runs = [_cell("a", "native", batch_size=1), _cell("a", "translate", "aya", batch_size=32)]
-    assert [kind for kind, *_ in report.pairs(runs)] == ["route"]  # batch_size is not part of a cell
+    assert [kind for kind, *_ in comparisons.pairs(runs)] == ["route"]  # batch_size is not part of a cell
 
 
 def test_labels_stay_unique():
+    """Two draws of one cell share a label; runs of the same name apart from
+    them get the settings that differ, then their run ids."""
     runs = [_cell("a", "native"), _cell("a", "native", seed="7")]
-    runs.append(
-        report.Run(
-            {
-                **_raw([True], 1.0),
-                "run_id": "0123456789",
-                "name": "a|native|1shot",
-                "params": {"model": "a", "route": "native", "shots": "1", "seed": "7", "chunk_size": "8"},
-            }
-        )
-    )
-    report.label_runs(runs)
+    for run_id, chunks in (("0123456789", "8"), ("9876543210", "16")):  # logged without comparison keys
+        params = {"model": "a", "route": "native", "shots": "1", "seed": "5", "chunk_size": chunks}
+        runs.append(report.Run({**_raw([True], 1.0), "run_id": run_id, "name": "a|native|1shot", "params": params}))
+    grouped = report.label_runs(runs)
     labels = [r.label for r in runs]
-    assert len(set(labels)) == 3 and labels[0] == "a|native|1shot|seed=42" and labels[2].endswith("|01234567")
+    assert [len(g) for g in grouped] == [2, 1, 1]
+    assert labels[:2] == ["a|native|1shot (2 draws)"] * 2
+    assert labels[2:] == ["a|native|1shot|seed=5|01234567", "a|native|1shot|seed=5|98765432"]
 
 
 @pytest.mark.cli

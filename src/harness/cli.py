@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from . import names
 from .config import PROJECT_ROOT, Config, register, typed
 from .errors import exit_on_user_error, run_hydra_app
-from .plan import RunPlan, plan
+from .plan import RunPlan, draws
 
 log = logging.getLogger("harness")
 CONF_DIR = str(PROJECT_ROOT / "conf")
@@ -66,12 +66,15 @@ def run_config(cfg: DictConfig) -> float:
 
 
 def run_typed(conf: Config, plain: dict[str, Any], config_yaml: str) -> float:
-    """`run_config` on typed values (`config_yaml`: the config as logged)."""
+    """`run_config` on typed values (`config_yaml`: the config as logged);
+    over prompt.draws example draws, one run each (a later draw logs its
+    own seed's values), returning the mean objective."""
     # Everything that can fail on bad input fails here, before a run exists, and
     # bad data or config before the slow imports (transformers, MLflow).
-    run_plan = plan(conf, plain)
+    plans = draws(conf, plain)
     with downloads(conf.allow_downloads):  # said explicitly in the config, for this cell only
-        return execute(run_plan, config_yaml)
+        scores = [execute(p, config_yaml if i == 0 else OmegaConf.to_yaml(drawn)) for i, (p, drawn) in enumerate(plans)]
+    return sum(scores) / len(scores)
 
 
 def seed_everything(seed: int) -> None:
@@ -169,7 +172,9 @@ def execute(p: RunPlan, config_yaml: str) -> float:
                 result = pipeline.run_cell(cell, backend, reader, chunk_size=conf.chunk_size, checkpoint=checkpoint)
                 result.metrics["data/skipped_empty"] = float(cell.skipped_empty)
                 if result.translations is not None:
-                    read = list({d.id: d for d in cell.shots + cell.evaluated}.values())  # evaluate=all: shots too
+                    # What the model read: examples (knn: the pool it chose them from) and documents.
+                    shown = cell.pool if cell.neighbours else cell.shots
+                    read = list({d.id: d for d in shown + cell.evaluated}.values())  # evaluate=all: shots too
                     tracking.log_translations(read, result.translations, cell.split_of, t.log_text)
                 tracking.log_result(
                     result,

@@ -166,6 +166,9 @@ class PromptConf:
     mode: Mode = Mode.generate
     shots: int = between(3, 0)  # k (fixed and tuned selections bring their own)
     selection: Selection = Selection.random
+    # Runs of the cell over this many example draws (random, balanced): seeds
+    # seed, seed+1, ...; the report folds them into one row. How many cells, not what one is.
+    draws: int = between(1, 1)
     shot_ids: List[str] = field(default_factory=list)  # selection=fixed (else dataset.columns.is_example)
     selection_file: Optional[str] = None  # selection=tuned: written by harness-tune
     pool: Pool = Pool.real  # where examples come from

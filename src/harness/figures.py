@@ -158,8 +158,18 @@ def html(tables: Tables, files: Mapping[str, Path], *, experiment: str, n_boot: 
     # The label says model, route, shots, selection and mode; headline.csv keeps them apart.
     h = tables["headline"].drop(columns=["model", "route", "shots", "selection", "mode", "run_id"], errors="ignore")
     h["macro_f1_iqr"] = [f"{q1:.3f}-{q3:.3f}" for q1, q3 in zip(h.pop("macro_f1_q1"), h.pop("macro_f1_q3"))]
+    spread = [h.pop(f"macro_f1_{s}") for s in ("min", "max", "sd")] + [h.pop(f"mcc_{s}") for s in ("min", "max", "sd")]
+    several = (h["draws"] > 1).any()
+    if several:  # over a row's example draws: the range of its median macro-F1, and their spread
+        h["macro_f1_over_draws"] = [
+            f"{lo:.3f}-{hi:.3f} (sd {sd:.3f})" if sd == sd else "" for lo, hi, sd in zip(*spread[:3])
+        ]
+    else:
+        h = h.drop(columns="draws")
     h = _with_interval(h, ("macro_f1", "mcc", "sensitivity", "specificity", "precision", "missing_rate"))
     comparisons = _with_interval(tables["comparisons"], ("delta",))
+    if not several:
+        comparisons = comparisons.drop(columns="draws")
     features = _with_interval(tables["feature_comparisons"], ("delta",))
     wide = tables["per_feature"].query("metric == 'macro_f1'").pivot(index="label", columns="feature", values="value")
     wide = wide.reindex(index=tables["headline"]["label"]).reset_index()
@@ -183,10 +193,11 @@ table.t th, table.t td {{ padding: 3px 5px; border-bottom: 1px solid #ddd; text-
 figure {{ margin: 1em 0 2em; }} img {{ max-width: 100%; }} figcaption {{ color: #555; font-size: 13px; }}
 </style></head><body>
 <h1>{title}</h1>
-<p>{len(h)} runs, generated {generated}. Point estimates are the runs' logged metrics (medians over the
+<p>{len(h)} rows, generated {generated}. Point estimates are the runs' logged metrics (medians over the
 features, as in the reference study); brackets hold 95% percentile bootstrap intervals over documents
-({n_boot} resamples). Comparisons pair runs that differ only in route, or only in model, on the documents
-both scored; p-values are Holm-corrected within each table (<code>p_holm</code>).</p>
+({n_boot} resamples), and over example draws for a row of several (the mean of its draws). Comparisons pair
+runs that differ only in route, or only in model, on the documents both scored (draw by draw); p-values
+are Holm-corrected within each table (<code>p_holm</code>).</p>
 <h2>Headline</h2>{_table(h)}
 <h2>Macro-F1 per feature</h2>{_table(wide)}
 {figure("heatmap", "Macro-F1 per run and feature.")}

@@ -28,6 +28,8 @@ SPEED_ONLY = ("batch_size", "prefill_batch_size")
 LOCATIONS = (("dataset", "path"), ("prompt", "pool_file"), ("prompt", "selection_file"), ("translator", "cache"))
 # Settings of the translate route only: a cell on another route has no translator.
 ROUTE_ONLY = ("route", "translator")
+# How many cells a config makes, not what one is: draw i of prompt.draws=N is the cell of seed+i.
+BETWEEN_CELLS = (("prompt", "draws"),)
 
 
 def _outside_cell() -> set[str]:
@@ -51,7 +53,7 @@ def cell_identity(
     """The cell's identity from the plain resolved config and what was read."""
     skip = _outside_cell() | {"hydra"}
     ident = {k: json.loads(json.dumps(v, default=str)) for k, v in plain.items() if k not in skip}
-    for section, key in LOCATIONS:
+    for section, key in LOCATIONS + BETWEEN_CELLS:
         ident.get(section, {}).pop(key, None)
     ident["model"]["backend"] = _backend(ident["model"]["backend"])
     if translates:
@@ -88,12 +90,15 @@ def comparison_keys(identity: Mapping[str, Any]) -> dict[str, str]:
     `model` (the model and what it reads of the prompt: a baseline reads
     none), `pool` (real examples against synthetic ones). `prompt` holds
     what a model reads of the prompt: two models pair only with the same
-    one, a baseline with any."""
+    one, a baseline with any. `draws`: equal for the cells that differ only
+    in their example draw (the seed and the examples it drew), which the
+    report folds into one row."""
     prompt = ("prompt", "seed", "route.prompt_language", "data.shot_ids")
     return {
         "route": digest(_without(identity, *ROUTE_ONLY)),
         "model": digest(_without(identity, "model", *prompt)),
         "pool": digest(_without(identity, "prompt.pool", "data.pool_digest", "data.shot_ids")),
+        "draws": digest(_without(identity, "seed", "data.shot_ids")),
         "prompt": digest(
             {
                 "prompt": identity.get("prompt"),

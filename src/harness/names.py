@@ -24,6 +24,7 @@ COMPARISON_KEYS = {
     "model": "comparison_key.model",
     "pool": "comparison_key.pool",
     "prompt": "comparison_key.prompt",
+    "draws": "comparison_key.draws",
 }  # prompt: what a model reads (two models pair only if equal)
 TRANSLATOR_MODEL = "translator.model.name"  # flattened config: which translations a run read
 POOL = "pool"  # real | synthetic: where the examples came from (also a tag)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, identity, names, protocol
-from .config import Calibration, Config, Mode, Pool, Selection, check_ranges, class_named
+from .config import Calibration, Config, Mode, Pool, Selection, check_ranges, class_named, with_values
 from .errors import HarnessError, mask_passwords
 from .records import Cell
 
@@ -196,3 +196,23 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
         checkpoint=checkpoint_path(conf, cell_hash),
         departures=departures,
     )
+
+
+def draws(conf: Config, plain: dict[str, Any]) -> list[tuple[RunPlan, dict[str, Any]]]:
+    """The cell's plans over prompt.draws example draws (seeds seed, seed+1,
+    ...), each with its plain values: all checked before any run exists. A
+    baseline reads no examples: one plan."""
+    first = plan(conf, plain)
+    n = conf.prompt.draws
+    if n == 1 or first.backend_class.predicts_labels:
+        return [(first, plain)]
+    if conf.prompt.selection not in (Selection.random, Selection.balanced):
+        raise HarnessError(
+            f"prompt.draws={n}: prompt.selection={conf.prompt.selection.value} draws nothing "
+            "(its examples do not depend on the seed); draws need random or balanced"
+        )
+    out = [(first, plain)]
+    for i in range(1, n):
+        drawn, drawn_plain = with_values(conf, plain, {"seed": conf.seed + i})
+        out.append((plan(drawn, drawn_plain), drawn_plain))
+    return out

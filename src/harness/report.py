@@ -11,7 +11,6 @@ experiment."""
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
 import re
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from . import metrics, names, progress, stats
+from . import comparisons, names, progress, stats
 from .errors import HarnessError, exit_on_user_error
 
 log = logging.getLogger("harness.report")
@@ -35,7 +34,6 @@ DESCRIBE = (
     names.DATASET,
     names.PROTOCOL,
 )  # headline columns
-ROUTE_ORDER = {"native": 0, "translate": 1, "reference": 2}  # A is the earlier route in a comparison
 
 
 class Run:
@@ -69,18 +67,30 @@ class Run:
     def feature(self, key: str, metric: str) -> float:
         return self.metrics.get(f"feature/{key}/{metric}", float("nan"))
 
-    def subset(self, doc_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(gold, pred) rows for these documents, in this order."""
+    def subset(self, doc_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(gold, pred, missing) rows for these documents, in this order."""
         where = {d: i for i, d in enumerate(self.doc_ids)}
         rows = [where[d] for d in doc_ids]
-        return self.gold[rows], self.pred[rows]
+        return self.gold[rows], self.pred[rows], self.missing[rows]
 
 
-def label_runs(runs: list[Run]) -> None:
-    """Labels are the run names (model|route|kshot...), with the settings that
-    tell apart runs of the same name appended."""
-    names = [r.name for r in runs]
-    clash = [r for r in runs if names.count(r.name) > 1]
+def groups(runs: list[Run]) -> list[list[Run]]:
+    """Runs that differ only in their example draw (equal comparison_key.draws),
+    in the order first seen; a run logged without the key is a group of its own."""
+    out: dict[str, list[Run]] = {}
+    for r in runs:
+        out.setdefault(r.params.get(names.COMPARISON_KEYS["draws"]) or r.run_id, []).append(r)
+    return list(out.values())
+
+
+def label_runs(runs: list[Run]) -> list[list[Run]]:
+    """Groups the runs by draw and labels each group: the run name
+    (model|route|kshot...) with the settings that tell apart groups of the
+    same name appended, and "(N draws)" where there are several."""
+    grouped = groups(runs)
+    firsts = [g[0] for g in grouped]
+    names_ = [r.name for r in firsts]
+    clash = [r for r in firsts if names_.count(r.name) > 1]
     varying = [
         k
         for k in (
@@ -94,31 +104,64 @@ def label_runs(runs: list[Run]) -> None:
         )
         if len({r.params.get(k) for r in clash}) > 1
     ]
-    for r in clash:
-        r.label = "|".join([r.name, *(f"{k}={r.params.get(k)}" for k in varying)])
-    labels = [r.label for r in runs]
-    for r in runs:
+    for g in grouped:  # several draws have several seeds: the count says it
+        shown = [k for k in varying if k != "seed" or len(g) == 1] if g[0] in clash else []
+        g[0].label = "|".join([g[0].name, *(f"{k}={g[0].params.get(k)}" for k in shown)])
+        g[0].label += f" ({len(g)} draws)" if len(g) > 1 else ""
+    labels = [r.label for r in firsts]
+    for r in firsts:
         if labels.count(r.label) > 1:  # they differ elsewhere: the run id tells them apart
             r.label += f"|{r.run_id[:8]}"
+    for g in grouped:
+        for r in g[1:]:
+            r.label = g[0].label
+    return grouped
 
 
-def headline(runs: list[Run], n_boot: int, seed: int) -> pd.DataFrame:
-    """One row per run: the logged medians over features with 95% bootstrap
-    intervals, the IQR of macro-F1 over features, missing rate and speed."""
+def _draws_note(g: list[Run]) -> list[str]:
+    """What a reader must know of a row's example draws."""
+    drawn = g[0].params.get(names.SELECTION) in ("random", "balanced") and g[0].params.get(names.BASELINE) != "true"
+    return (
+        ["one example draw: a draw difference reads as a setup difference (prompt.draws)"]
+        if drawn and len(g) == 1
+        else []
+    )
+
+
+def headline(grouped: list[list[Run]], n_boot: int, seed: int) -> pd.DataFrame:
+    """One row per group of draws (a run, where it is the only draw): the
+    logged medians over features, averaged over draws, with 95% bootstrap
+    intervals that resample documents and draws; over several draws their
+    min, max and standard deviation; the IQR of macro-F1 over features,
+    missing rate and speed."""
     rows = []
-    for r in progress.each(runs, "bootstrap", unit="run"):
-        row: dict[str, Any] = {"label": r.label, **{k: r.params.get(k) for k in DESCRIBE}, "n_docs": len(r.doc_ids)}
+    for g in progress.each(grouped, "bootstrap", unit="row"):
+        first = g[0]
+        row: dict[str, Any] = {
+            "label": first.label,
+            **{k: first.params.get(k) for k in DESCRIBE},
+            "n_docs": len(first.doc_ids),
+            "draws": len(g),
+        }
         samples = None
-        if r.problem is None:
-            samples = stats.medians(r.gold, r.pred, r.missing, stats.resample_weights(len(r.doc_ids), n_boot, seed))
-        f1s = [r.feature(k, "macro_f1") for k in r.keys]
+        if all(r.problem is None for r in g):
+            shared = [d for d in first.doc_ids if all(d in set(r.doc_ids) for r in g[1:])]
+            weights = stats.resample_weights(len(shared), n_boot, seed)
+            per_draw = [stats.medians(*r.subset(shared), weights) for r in g]
+            samples = {m: stats.over_draws(np.stack([p[m] for p in per_draw]), seed) for m in per_draw[0]}
+        f1s = [np.mean([r.feature(k, "macro_f1") for r in g]) for k in first.keys]
         for m in (*stats.HEADLINE, "missing_rate"):
-            row[m] = r.metrics.get("missing/rate" if m == "missing_rate" else f"median/{m}", float("nan"))
+            values = [r.metrics.get("missing/rate" if m == "missing_rate" else f"median/{m}", float("nan")) for r in g]
+            row[m] = float(np.mean(values))
             row[f"{m}_lo"], row[f"{m}_hi"] = stats.interval(samples[m]) if samples else (float("nan"),) * 2
+            if m in ("macro_f1", "mcc"):
+                row[f"{m}_min"], row[f"{m}_max"] = min(values), max(values)
+                row[f"{m}_sd"] = float(np.std(values, ddof=1)) if len(g) > 1 else float("nan")
             if m == "macro_f1":
                 row["macro_f1_q1"], row["macro_f1_q3"] = np.percentile(f1s, [25, 75]) if f1s else (float("nan"),) * 2
-        row["docs_per_s"] = r.metrics.get("throughput/docs_per_s", float("nan"))
-        row["note"], row["run_id"] = r.problem or "", r.run_id
+        row["docs_per_s"] = float(np.mean([r.metrics.get("throughput/docs_per_s", float("nan")) for r in g]))
+        row["note"] = "; ".join([*{r.problem for r in g if r.problem}, *_draws_note(g)])
+        row["run_id"] = " ".join(r.run_id for r in g)
         rows.append(row)
     return pd.DataFrame(rows).sort_values("macro_f1", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -149,154 +192,22 @@ def headline_text(h: pd.DataFrame) -> str:
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows)
 
 
-def per_feature(runs: list[Run]) -> pd.DataFrame:
-    """Long table of the logged per-feature metrics: label, feature, metric, value."""
+def per_feature(grouped: list[list[Run]]) -> pd.DataFrame:
+    """Long table of the logged per-feature metrics, averaged over a group's
+    draws: label, feature, metric, value."""
     rows = [
-        {"label": r.label, "feature": k, "metric": m, "value": r.feature(k, m), "run_id": r.run_id}
-        for r in runs
-        for k in r.keys
+        {
+            "label": g[0].label,
+            "feature": k,
+            "metric": m,
+            "value": float(np.mean([r.feature(k, m) for r in g])),
+            "run_id": " ".join(r.run_id for r in g),
+        }
+        for g in grouped
+        for k in g[0].keys
         for m in (*stats.HEADLINE, "accuracy", "missing")
     ]
     return pd.DataFrame(rows, columns=["label", "feature", "metric", "value", "run_id"])
-
-
-def pairs(runs: list[Run]) -> list[tuple[str, Run, Run]]:
-    """(what differs, A, B) for every two runs that differ only in the route,
-    only in the model, or only in the example pool (real against synthetic):
-    equal comparison keys (harness.identity), different values. Two models
-    pair only where they read the same prompt; a baseline reads none, so it
-    pairs with a model whatever the model's prompt settings."""
-    out = []
-    for kind in (names.ROUTE, names.MODEL, names.POOL):
-        key = names.COMPARISON_KEYS[kind]
-        order = _route_order if kind == names.ROUTE else (lambda r, kind=kind: r.params.get(kind) or "")
-        groups: dict[str, list[Run]] = {}
-        for r in runs:
-            if r.params.get(key):
-                groups.setdefault(r.params[key], []).append(r)
-        for group in groups.values():
-            out += [
-                (kind, a, b)
-                for a, b in itertools.combinations(sorted(group, key=order), 2)
-                if a.params.get(kind) != b.params.get(kind) and (kind != names.MODEL or _same_prompt(a, b))
-            ]
-    return out
-
-
-def _route_order(r: Run) -> tuple[int, str]:
-    """A is the earlier route of a pair (native, translate, reference); models
-    and pools pair in name order (real before synthetic)."""
-    return ROUTE_ORDER.get(r.params[names.ROUTE], 9), r.params[names.ROUTE]
-
-
-def _same_prompt(a: Run, b: Run) -> bool:
-    prompt = names.COMPARISON_KEYS["prompt"]
-    return any(r.params.get(names.BASELINE) == "true" for r in (a, b)) or a.params.get(prompt) == b.params.get(prompt)
-
-
-def route_effects(runs: list[Run]) -> pd.DataFrame:
-    """The study's "translation effects": for every two runs that differ only
-    in the route, per feature and metric, both runs' logged values and B - A."""
-    rows = [
-        {
-            "a": a.label,
-            "b": b.label,
-            "route_a": a.params[names.ROUTE],
-            "route_b": b.params[names.ROUTE],
-            "feature": e["feature"],
-            "metric": e["metric"],
-            "value_a": e["other"],
-            "value_b": e["this"],
-            "delta": e["delta"],
-        }
-        for kind, a, b in pairs(runs)
-        if kind == names.ROUTE
-        for e in metrics.route_effects(
-            *({k: {m: r.feature(k, m) for m in metrics.ROUTE_EFFECT_METRICS} for k in r.keys} for r in (b, a))
-        )
-    ]
-    return pd.DataFrame(
-        rows, columns=["a", "b", "route_a", "route_b", "feature", "metric", "value_a", "value_b", "delta"]
-    )
-
-
-def compare(runs: list[Run], n_boot: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Paired comparisons on the documents both runs scored: the median
-    macro-F1 difference (B - A) with its bootstrap interval and p-value, and
-    per feature the macro-F1 difference and McNemar's exact test. p-values are
-    Holm-corrected within each table."""
-    summary, features = [], []
-    for kind, a, b in pairs(runs):
-        if a.problem or b.problem:
-            continue
-        shared = sorted(set(a.doc_ids) & set(b.doc_ids))
-        if not shared:
-            continue
-        gold, pred_a = a.subset(shared)
-        _, pred_b = b.subset(shared)
-        weights = stats.resample_weights(len(shared), n_boot, seed)
-        once = np.ones((1, len(shared)))
-        f1_a, f1_b = (stats.resampled(gold, p, weights)["macro_f1"] for p in (pred_a, pred_b))
-        point_a, point_b = (stats.resampled(gold, p, once)["macro_f1"][0] for p in (pred_a, pred_b))
-        diffs = np.median(f1_b, axis=1) - np.median(f1_a, axis=1)
-        lo, hi = stats.interval(diffs)
-        summary.append(
-            {
-                "compared": kind,
-                "a": a.label,
-                "b": b.label,
-                "n_docs": len(shared),
-                "macro_f1_a": float(np.median(point_a)),
-                "macro_f1_b": float(np.median(point_b)),
-                "delta": float(np.median(point_b) - np.median(point_a)),
-                "delta_lo": lo,
-                "delta_hi": hi,
-                "p": stats.two_sided_p(diffs),
-            }
-        )
-        for j, key in enumerate(a.keys):
-            a_only, b_only, p = stats.mcnemar(gold[:, j], pred_a[:, j], pred_b[:, j])
-            lo, hi = stats.interval(f1_b[:, j] - f1_a[:, j])
-            features.append(
-                {
-                    "compared": kind,
-                    "a": a.label,
-                    "b": b.label,
-                    "feature": key,
-                    "macro_f1_a": point_a[j],
-                    "macro_f1_b": point_b[j],
-                    "delta": point_b[j] - point_a[j],
-                    "delta_lo": lo,
-                    "delta_hi": hi,
-                    "a_right_b_wrong": a_only,
-                    "b_right_a_wrong": b_only,
-                    "p_mcnemar": p,
-                }
-            )
-    summary_frame = pd.DataFrame(
-        summary,
-        columns=["compared", "a", "b", "n_docs", "macro_f1_a", "macro_f1_b", "delta", "delta_lo", "delta_hi", "p"],
-    )
-    summary_frame["p_holm"] = stats.holm(summary_frame["p"])
-    feature_frame = pd.DataFrame(
-        features,
-        columns=[
-            "compared",
-            "a",
-            "b",
-            "feature",
-            "macro_f1_a",
-            "macro_f1_b",
-            "delta",
-            "delta_lo",
-            "delta_hi",
-            "a_right_b_wrong",
-            "b_right_a_wrong",
-            "p_mcnemar",
-        ],
-    )
-    feature_frame["p_holm"] = stats.holm(feature_frame["p_mcnemar"])
-    return summary_frame, feature_frame
 
 
 def build(
@@ -308,7 +219,7 @@ def build(
     if not raw_runs:
         raise HarnessError(f"experiment {experiment!r} has no finished harness runs to report on")
     runs = [Run(r) for r in raw_runs]
-    label_runs(runs)
+    grouped = label_runs(runs)
     unkeyed = [r.label for r in runs if names.COMPARISON_KEYS["model"] not in r.params]
     if unkeyed:
         log.warning(
@@ -320,9 +231,9 @@ def build(
     for r in runs:
         if r.problem:
             log.warning("%s (run %s): %s; no intervals or tests for it", r.label, r.run_id, r.problem)
-    tables = {"headline": headline(runs, n_boot, seed), "per_feature": per_feature(runs)}
-    tables["comparisons"], tables["feature_comparisons"] = compare(runs, n_boot, seed)
-    tables["route_effects"] = route_effects(runs)
+    tables = {"headline": headline(grouped, n_boot, seed), "per_feature": per_feature(grouped)}
+    tables["comparisons"], tables["feature_comparisons"] = comparisons.compare(runs, n_boot, seed)
+    tables["route_effects"] = comparisons.route_effects(runs)
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, frame in tables.items():

@@ -89,12 +89,23 @@ def mcnemar(gold: Sequence[bool], pred_a: Sequence[bool], pred_b: Sequence[bool]
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (family-wise error), in input order."""
+    """Holm-Bonferroni adjusted p-values (family-wise error), in input order;
+    a missing (NaN) p-value stays missing and counts in no family."""
     p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.empty_like(p)
+    adjusted = np.full_like(p, np.nan)
+    tested = np.flatnonzero(np.isfinite(p))
     running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+    for rank, i in enumerate(tested[np.argsort(p[tested], kind="stable")]):
+        running = max(running, min(1.0, (len(tested) - rank) * p[i]))
         adjusted[i] = running
     return adjusted.tolist()
+
+
+def over_draws(samples: np.ndarray, seed: int) -> np.ndarray:
+    """Bootstrap replicates that resample example draws as well as documents:
+    `samples` is draws x replicates, each draw's statistic under the same
+    document resamples; replicate b averages b's values over draws picked
+    with replacement. One draw: its samples unchanged."""
+    n_draws, n_boot = samples.shape
+    picks = np.random.default_rng(seed + 1).integers(0, n_draws, size=(n_boot, n_draws))
+    return samples[picks, np.arange(n_boot)[:, None]].mean(axis=1)

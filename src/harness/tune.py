@@ -147,6 +147,8 @@ def tune_config(cfg: DictConfig) -> float:
 
     conf, plain = typed(cfg)
     check_ranges(conf)
+    if conf.prompt.draws > 1:
+        raise HarnessError(f"prompt.draws={conf.prompt.draws}: harness-tune picks one selection; leave prompt.draws=1")
     t = conf.tune
     # Trials read dev only; their examples are drawn here, not by prompt.selection.
     cell = prepare(
