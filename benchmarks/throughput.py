@@ -11,6 +11,8 @@ parser, answer layout and field spelling; the test split, not every document):
       (--study-batch), each answer parsed with the study's parser;
   (b) the harness, generate mode (shared prefix cache, batched, early stop);
   (c) the harness, score mode (one forward pass per document);
+  (bk), (ck) the same two with each document shown its own examples
+      (prompt.selection=knn: prompts share no prefix beyond the system turn);
 and where llama-cpp-python and the model's llama.cpp config
 (conf/model/<model>-llamacpp.yaml) are there, on the same GGUF weights:
   (d) llama.cpp by hand: llama-cpp-python's create_chat_completion per
@@ -18,7 +20,7 @@ and where llama-cpp-python and the model's llama.cpp config
   (e) the harness's llama.cpp backend, generate mode as configured (no
       drafts, no flash attention: create_chat_completion's tokens), (e+)
       with --llamacpp-drafts drafts and flash attention, (es) and (es+)
-      score mode the same two ways.
+      score mode the same two ways, (ek) and (esk) both with knn examples.
 It prints documents per second, the ratios b/a and c/a (and e/d, es/c),
 peak resident memory and its rise during each side, the
 agreement of (a) and (b) predictions (greedy decoding: they must agree) and of
@@ -262,6 +264,8 @@ def bench_route(route: str, args, peak: float) -> dict:
     ]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         conf, _ = typed(compose(config_name="config", overrides=overrides))
+        # The same documents, each shown the pool examples most like it (prompt.selection=knn).
+        knn_cell = prepare(typed(compose(config_name="config", overrides=[*overrides, "prompt.selection=knn"]))[0])
     cell, (backend, reader) = prepare(conf), components(conf)
     read = reader.read(cell.shots + cell.evaluated, cell.language).documents  # as the model reads them
     shots, docs = read[: len(cell.shots)], read[len(cell.shots) :]
@@ -302,16 +306,18 @@ def bench_route(route: str, args, peak: float) -> dict:
             }
         results[name] = r
 
-    def harness_way(b, task):
+    def harness_way(b, task, c=cell):
         def run():
             b.forget()  # no head start from the warm-up: prefix and tokenizing are inside the timing
-            return pipeline.run_cell(replace(cell, task=task), b, reader)
+            return pipeline.run_cell(replace(c, task=task), b, reader)
 
         return run
 
     timed("a", "study pipeline", lambda: study_way(backend, requests, args.study_batch), backend)
     timed("b", "harness generate", harness_way(backend, generate_task), backend, generate_task)
     timed("c", "harness score", harness_way(backend, score_task), backend, score_task)
+    timed("bk", "  knn examples", harness_way(backend, generate_task, knn_cell), backend, generate_task)
+    timed("ck", "  knn examples", harness_way(backend, score_task, knn_cell), backend, score_task)
     spec = llamacpp_spec(args, overrides)
     if spec is not None:
         # As configured (no drafts, no flash attention: create_chat_completion's
@@ -327,6 +333,8 @@ def bench_route(route: str, args, peak: float) -> dict:
         timed("e+", "  drafts, flash attn", harness_way(fast, generate_task), fast, generate_task)
         timed("es", "llama.cpp score", harness_way(llama, score_task), llama, score_task)
         timed("es+", "  flash attn", harness_way(fast, score_task), fast, score_task)
+        timed("ek", "  knn examples", harness_way(llama, generate_task, knn_cell), llama, generate_task)
+        timed("esk", "  knn examples", harness_way(llama, score_task, knn_cell), llama, score_task)
 
     for name, r in results.items():
         line = f"{'(' + name + ')':5s} {r['label']:20s} {len(docs) / r['s']:7.3f} docs/s  {r['s']:7.1f} s  "
@@ -336,7 +344,11 @@ def bench_route(route: str, args, peak: float) -> dict:
         print(
             line
             + str(r["mem"])
-            + (f"  same fields as (a): {agreement(results['a']['pred'], r['pred'])[0]:.1%}" if name != "a" else "")
+            + (
+                f"  same fields as (a): {agreement(results['a']['pred'], r['pred'])[0]:.1%}"
+                if name != "a" and not name.endswith("k")  # knn examples: another prompt
+                else ""
+            )
         )
         if "logged" in r:  # what the run itself logs to MLflow
             print("    logged: " + ", ".join(f"{k} {v:.3g}" for k, v in sorted(r["logged"].items())))
@@ -344,6 +356,15 @@ def bench_route(route: str, args, peak: float) -> dict:
     bc, bc_docs = agreement(results["b"]["pred"], results["c"]["pred"])
     speed = {k: len(docs) / r["s"] for k, r in results.items()}
     print(f"b/a = {speed['b'] / speed['a']:.1f}x   c/a = {speed['c'] / speed['a']:.1f}x")
+    print(
+        f"knn examples against one draw for all: generate bk/b = {speed['bk'] / speed['b']:.2f}x, "
+        f"score ck/c = {speed['ck'] / speed['c']:.2f}x"
+        + (
+            f"; llama.cpp ek/e = {speed['ek'] / speed['e']:.2f}x, esk/es = {speed['esk'] / speed['es']:.2f}x"
+            if spec is not None
+            else ""
+        )
+    )
     exact = backend.model.dtype == torch.float32
     why = (
         "greedy decoding must agree"

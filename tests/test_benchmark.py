@@ -43,6 +43,7 @@ def test_throughput_benchmark_agrees_with_the_study_pipeline():
     for side, label in (("a", "study pipeline"), ("b", "harness generate"), ("c", "harness score")):
         assert re.search(rf"\({side}\) +{label} +\d+\.\d+ docs/s .* of peak", out), label
     assert re.search(r"b/a = \d+\.\dx +c/a = \d+\.\dx", out)
+    assert re.search(r"knn examples .*: generate bk/b = \d+\.\d+x, score ck/c = \d+\.\d+x; llama.cpp ek/e = ", out)
     assert re.search(r"bound: .* = \d+\.\dx the study's pipeline; .* Score mode runs at \d+% of it", out)
     assert re.search(r"score mode's template: \d+ tokens .* score mode runs at \d+% of that", out)
     for side, label in (("d", "llama.cpp by hand"), ("e", "llama.cpp generate"), ("es", "llama.cpp score")):

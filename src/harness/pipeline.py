@@ -137,21 +137,11 @@ def run_cell(
     pool, shots, calibration, documents = ([next(read) for _ in part] for part in parts)
     if backend.learns_from_pool:
         backend = backend.fit(pool, task.keys)
-    # contextual, domain: transcripts whose P(true) sets the offsets, in the cell's prompt.
-    texts = (
-        []
-        if backend.predicts_labels
-        else calibrations.reference_texts(task.calibration, [d.text for d in pool], cell.calibration_samples, cell.seed)
-    )
-    references = [Document(id=f"<calibration {i}>", text=t, labels={}) for i, t in enumerate(texts)]
+    references = [] if backend.predicts_labels else _references(cell, pool)
     # knn: each document's examples, compared as this route reads them.
     queries = references + calibration + documents
     examples = neighbours.examples(pool, queries, cell.neighbours) if cell.neighbours else None
-    offsets, reference_s = None, 0.0
-    if references:
-        scored = backend.score(build_requests(task, shots, references, examples))
-        offsets = calibrations.reference_offsets([s.probs for s in scored])
-        reference_s = sum(s.latency_s for s in scored)  # counted in the run's throughput
+    offsets, reference_s = _reference_offsets(task, backend, shots, references, examples)
     thresholds = calibrate(task, backend, shots, calibration, examples, offsets) if calibration else None
     result = run(
         cell.task,
@@ -172,6 +162,26 @@ def run_cell(
     result.metrics.update({f"threshold/{k}": t for k, t in (thresholds or {}).items()})
     result.translations = reading.translations
     return result
+
+
+def _references(cell: Cell, pool: Sequence[Document]) -> list[Document]:
+    """contextual, domain calibration: the transcripts whose P(true) sets the
+    offsets (`pool` as the route reads it); none for the other methods."""
+    texts = calibrations.reference_texts(
+        cell.task.calibration, [d.text for d in pool], cell.calibration_samples, cell.seed
+    )
+    return [Document(id=f"<calibration {i}>", text=t, labels={}) for i, t in enumerate(texts)]
+
+
+def _reference_offsets(
+    task: Task, backend: Backend, shots: Sequence[Document], references: Sequence[Document], examples: Examples
+) -> tuple[Optional[list[float]], float]:
+    """Per-field offsets from the references' P(true) in the cell's prompt,
+    and the seconds the passes took (counted in the run's throughput)."""
+    if not references:
+        return None, 0.0
+    scored = backend.score(build_requests(task, shots, references, examples))
+    return calibrations.reference_offsets([s.probs for s in scored]), sum(s.latency_s for s in scored)
 
 
 def calibrate(
