@@ -193,3 +193,38 @@ def test_two_workers_share_one_study(workdir):
     parents = runs[runs["tags.harness.role"] == "study"]
     assert len(parents) == 1
     assert len(runs[runs["tags.harness.role"] == "trial"]) == len(study.trials)
+
+
+def test_trials_search_the_strategy_and_a_knn_winner_runs_as_knn(workdir, monkeypatch):
+    """With tune.strategies, each strategy's default is tried first (two id
+    sets, a balanced seed, knn), every example comes from the pool, and a knn
+    winner's test run is a prompt.selection=knn run of the winning k."""
+    from harness.tune import tune_config
+
+    monkeypatch.chdir(workdir)
+    common = [
+        *store_overrides(workdir),
+        "model=scripted",
+        "prompt.mode=score",
+        "prompt.shots=2",
+        "tune.dev_limit=4",
+        "dataset.limit=3",
+        f"tune.storage=sqlite:///{workdir}/optuna.db",
+        f"tune.selection_dir={workdir}/selections",
+    ]
+    tune_config(
+        compose_config(
+            *common, "tune.n_trials=4", "tune.study=all", "tune.strategies=[ids,balanced,knn]", config_name="tune"
+        )
+    )
+    trials = optuna.load_study(study_name="all", storage=f"sqlite:///{workdir}/optuna.db").trials
+    assert [t.user_attrs["strategy"] for t in trials] == ["ids", "ids", "balanced", "knn"]
+    pool = {d.id for d in composed_cell().pool}
+    assert all(set(t.user_attrs["shot_ids"]) <= pool for t in trials)
+
+    tune_config(
+        compose_config(*common, "tune.n_trials=2", "tune.study=knn", "tune.strategies=[knn]", config_name="tune")
+    )
+    (final,) = [r for _, r in store_runs(workdir).iterrows() if r.get("tags.optuna_study") == "knn"]
+    assert final["params.selection"] == "knn" and final["params.shots"] == "2"
+    assert json.loads((workdir / "selections" / "knn.json").read_text())["strategy"] == "knn"

@@ -87,6 +87,14 @@ class Calibration(str, Enum):
     batch = "batch"  # offsets from the evaluated documents' mean log-odds
 
 
+class Strategy(str, Enum):
+    """How a harness-tune trial chooses its examples."""
+
+    ids = "ids"  # one set of k pool documents, searched document by document
+    balanced = "balanced"  # a balanced set of k, its seed searched
+    knn = "knn"  # each document's k most similar pool documents (prompt.selection=knn)
+
+
 class Evaluate(str, Enum):
     test = "test"  # the held-out test split
     dev = "dev"
@@ -237,6 +245,7 @@ class TuneConf:
     storage: str = MISSING  # an Optuna RDB URL
     selection_dir: str = MISSING  # where the best selection is written
     startup_trials: int = between(MISSING, 0)  # trials before the pruner may stop one
+    strategies: List[Strategy] = MISSING  # what trials choose among (with k in k_range)
 
 
 @dataclass

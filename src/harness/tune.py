@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import names, progress
 from .cli import CONF_DIR, run_typed
-from .config import Evaluate, Pool, Selection, check_ranges, register, typed, with_values
+from .config import SEED_MAX, Evaluate, Pool, Selection, Strategy, check_ranges, register, typed, with_values
 from .errors import HarnessError, exit_on_user_error, run_hydra_app
 from .plan import flatten
 
@@ -186,20 +186,44 @@ def tune_config(cfg: DictConfig) -> float:
             load_if_exists=True,
         )
     pool_docs = [by_id[i] for i in pool]
-    baselines = [
-        {"k": k_low, **{f"shot_{i}": d.id for i, d in enumerate(shots)}}
-        for shots in (
-            splits.random_shots(pool_docs, k_low, conf.seed),
-            splits.balanced_shots(pool_docs, k_low, cell.task.keys, conf.seed),
-        )
+    strategies = [s.value for s in dict.fromkeys(t.strategies)]
+    if not strategies:
+        raise HarnessError("tune.strategies is empty: name at least one of ids, balanced, knn")
+    baselines = [  # each strategy's default first: the random and the balanced draw of prompt.seed, knn
+        {"k": k_low, **({"strategy": s} if len(strategies) > 1 else {}), **params}
+        for s in strategies
+        for params in {
+            Strategy.ids.value: [
+                {f"shot_{i}": d.id for i, d in enumerate(shots)}
+                for shots in (
+                    splits.random_shots(pool_docs, k_low, conf.seed),
+                    splits.balanced_shots(pool_docs, k_low, cell.task.keys, conf.seed),
+                )
+            ],
+            Strategy.balanced.value: [{"balanced_seed": conf.seed}],
+            Strategy.knn.value: [{}],
+        }[s]
     ]
+
+    def examples(trial: optuna.Trial, k: int) -> tuple[str, list[str], object]:
+        """(strategy, example ids, the trial's cell)."""
+        strategy = trial.suggest_categorical("strategy", strategies) if len(strategies) > 1 else strategies[0]
+        if strategy == Strategy.knn.value:
+            return strategy, [], replace(cell, shots=[], neighbours=k)
+        if strategy == Strategy.balanced.value:
+            seed = trial.suggest_int("balanced_seed", 0, SEED_MAX)
+            ids = [d.id for d in splits.balanced_shots(pool_docs, k, cell.task.keys, seed)]
+        else:
+            ids = [trial.suggest_categorical(f"shot_{i}", pool) for i in range(k)]
+        return strategy, ids, replace(cell, shots=[by_id[i] for i in ids if i in by_id])
 
     def objective(trial: optuna.Trial) -> float:
         k = trial.suggest_int("k", k_low, k_high)
-        ids = [trial.suggest_categorical(f"shot_{i}", pool) for i in range(k)]
+        strategy, ids, trial_cell = examples(trial, k)
         assert all(cell.split_of[i] == "pool" for i in ids)  # examples never come from dev or test
-        with tracking.trial_run(trial.number, {"k": k, "shot_ids": json.dumps(ids)}, optuna.TrialPruned):
-            if len(set(ids)) < k:  # independent slots can draw one document twice
+        logged = {"k": k, "strategy": strategy, "shot_ids": json.dumps(ids)}
+        with tracking.trial_run(trial.number, logged, optuna.TrialPruned):
+            if len(set(ids)) < len(ids):  # independent slots can draw one document twice
                 raise optuna.TrialPruned("the same example twice")
             step = iter(range(len(cell.evaluated)))
 
@@ -213,14 +237,13 @@ def tune_config(cfg: DictConfig) -> float:
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"dev {objective_key} {value:.3f} after {len(predictions)} documents")
 
-            result = pipeline.run_cell(
-                replace(cell, shots=[by_id[i] for i in ids]), backend, route, chunk_size=t.chunk_size, on_chunk=report
-            )
+            result = pipeline.run_cell(trial_cell, backend, route, chunk_size=t.chunk_size, on_chunk=report)
             value = result.metrics[objective_key]
             tracking.log_metrics(
                 {f"dev/{m}": v for m, v in result.metrics.items() if m.startswith(("median/", "mean/", "missing/"))}
             )
         trial.set_user_attr("shot_ids", ids)
+        trial.set_user_attr("strategy", strategy)
         return value
 
     tr = conf.tracking
@@ -242,12 +265,15 @@ def tune_config(cfg: DictConfig) -> float:
         if not completed:
             raise HarnessError(f"study {t.study}: no trial completed (all pruned or failed)")
         best = study.best_trial
+        strategy = best.user_attrs.get("strategy", Strategy.ids.value)  # trials of older studies chose ids
         path = Path(t.selection_dir) / f"{t.study.replace('|', '_').replace('/', '_')}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
             json.dumps(
                 {
                     "study": t.study,
+                    "strategy": strategy,
+                    "k": best.params["k"],
                     "ids": best.user_attrs["shot_ids"],
                     "trial": best.number,
                     f"dev_{objective_key}": best.value,
@@ -258,27 +284,36 @@ def tune_config(cfg: DictConfig) -> float:
             encoding="utf-8",
         )
         tracking.log_study_result(
-            {"best_trial": str(best.number), "best_shot_ids": json.dumps(best.user_attrs["shot_ids"])},
+            {
+                "best_trial": str(best.number),
+                "best_strategy": strategy,
+                "best_shot_ids": json.dumps(best.user_attrs["shot_ids"]),
+            },
             {f"best/dev/{objective_key}": best.value, "trials/complete": len(completed)},
             str(path),
         )
     log.info(
-        "study %s: best trial %d, dev %s %.3f, examples %s; selection written to %s",
+        "study %s: best trial %d, dev %s %.3f, %s examples %s; selection written to %s",
         t.study,
         best.number,
         objective_key,
         best.value,
-        best.user_attrs["shot_ids"],
+        strategy,
+        best.user_attrs["shot_ids"] or f"(the {best.params['k']} nearest of each document)",
         path,
     )
 
     # The one look at test: an ordinary run with the tuned selection, tagged with the study.
+    chosen = (
+        {"prompt.selection": Selection.knn, "prompt.shots": best.params["k"]}
+        if strategy == Strategy.knn.value
+        else {"prompt.selection": Selection.tuned, "prompt.selection_file": str(path)}
+    )
     final, final_plain = with_values(
         conf,
         plain,
         {
-            "prompt.selection": Selection.tuned,
-            "prompt.selection_file": str(path),
+            **chosen,
             "split.evaluate": Evaluate.test,
             "tracking.tags": {**conf.tracking.tags, names.OPTUNA_STUDY: t.study},
         },
