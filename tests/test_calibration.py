@@ -98,3 +98,21 @@ def test_calibration_needs_score_mode():
     conf, _ = composed("prompt.calibration=batch")
     with pytest.raises(HarnessError, match="prompt.calibration=batch moves P\\(true\\): it needs prompt.mode=score"):
         prepare(conf)
+
+
+def test_no_calibration_is_no_setting_in_the_cells_identity():
+    """Cells logged before prompt.calibration existed keep their identity
+    (resume finds them); the sample count is part of a domain cell only."""
+    from harness import identity
+
+    def ident(**prompt):
+        plain = {"model": {"name": "m", "backend": {}}, "prompt": {"shots": 3, **prompt}, "seed": 1}
+        args = dict(dataset_digest="d", pool_digest=None, shot_ids=["a"])
+        return identity.digest(
+            identity.cell_identity(plain, reads_prompt=True, learns_from_pool=False, translates=False, **args)
+        )
+
+    assert ident(calibration="none", calibration_samples=20) == ident() == ident(calibration="none")
+    assert ident(calibration="batch", calibration_samples=5) == ident(calibration="batch", calibration_samples=20)
+    assert ident(calibration="domain", calibration_samples=5) != ident(calibration="domain", calibration_samples=20)
+    assert ident(calibration="batch") != ident()

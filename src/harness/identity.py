@@ -4,7 +4,7 @@ The rule: a cell's identity is everything that can change its predictions -
 the resolved config's settings, the content digests of the files it reads
 (the dataset, a synthetic pool) and the example ids it was given - and
 nothing that changes only how fast it runs, where it is logged or how it is
-shown. Schema fields marked `outside_cell` (config.py) are left out, as are
+shown, nor a setting that is off (prompt.calibration=none). Schema fields marked `outside_cell` (config.py) are left out, as are
 the backend arguments in SPEED_ONLY and the places files are read from
 (their digests stand for them). A baseline reads no prompt: its identity
 holds no prompt settings, nor the seed that draws examples (a baseline that
@@ -40,6 +40,15 @@ def _backend(args: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in args.items() if k not in SPEED_ONLY}
 
 
+def _calibration_only_where_used(prompt: dict[str, Any]) -> None:
+    """No calibration is no setting (cells logged before prompt.calibration
+    existed keep their identity); the sample count matters to domain only."""
+    if prompt.get("calibration") in (None, "none"):
+        prompt.pop("calibration", None)
+    if prompt.get("calibration") != "domain":
+        prompt.pop("calibration_samples", None)
+
+
 def cell_identity(
     plain: Mapping[str, Any],
     *,
@@ -55,6 +64,7 @@ def cell_identity(
     ident = {k: json.loads(json.dumps(v, default=str)) for k, v in plain.items() if k not in skip}
     for section, key in LOCATIONS + BETWEEN_CELLS:
         ident.get(section, {}).pop(key, None)
+    _calibration_only_where_used(ident.get("prompt", {}))
     ident["model"]["backend"] = _backend(ident["model"]["backend"])
     if translates:
         ident["translator"]["model"]["backend"] = _backend(ident["translator"]["model"]["backend"])
