@@ -4,8 +4,9 @@ The rule: a cell's identity is everything that can change its predictions -
 the resolved config's settings, the content digests of the files it reads
 (the dataset, a synthetic pool) and the example ids it was given - and
 nothing that changes only how fast it runs, where it is logged or how it is
-shown, nor a setting that is off (prompt.calibration=none). Schema fields marked `outside_cell` (config.py) are left out, as are
-the backend arguments in SPEED_ONLY and the places files are read from
+shown, nor a setting that is off (prompt.calibration=none). Schema fields
+marked `outside_cell` (config.py) are left out, as are the backend
+arguments in SPEED_ONLY and the places files are read from
 (their digests stand for them). A baseline reads no prompt: its identity
 holds no prompt settings, nor the seed that draws examples (a baseline that
 learns keeps the pool it learns from).
