@@ -116,3 +116,10 @@ def test_no_calibration_is_no_setting_in_the_cells_identity():
     assert ident(calibration="batch", calibration_samples=5) == ident(calibration="batch", calibration_samples=20)
     assert ident(calibration="domain", calibration_samples=5) != ident(calibration="domain", calibration_samples=20)
     assert ident(calibration="batch") != ident()
+
+
+def test_calibration_departs_from_the_studys_decision_rule():
+    from harness.plan import plan
+
+    assert "threshold" not in plan(*composed("model=scripted", "prompt.mode=score")).departures
+    assert "threshold" in plan(*composed("model=scripted", "prompt.mode=score", "prompt.calibration=batch")).departures
