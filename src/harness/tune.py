@@ -29,6 +29,7 @@ from .cli import CONF_DIR, run_typed
 from .config import SEED_MAX, Evaluate, Pool, Selection, Strategy, check_ranges, register, typed, with_values
 from .errors import HarnessError, exit_on_user_error, run_hydra_app
 from .plan import flatten
+from .records import Cell
 
 log = logging.getLogger("harness.tune")
 register()
@@ -205,7 +206,7 @@ def tune_config(cfg: DictConfig) -> float:
         }[s]
     ]
 
-    def examples(trial: optuna.Trial, k: int) -> tuple[str, list[str], object]:
+    def examples(trial: optuna.Trial, k: int) -> tuple[str, list[str], Cell]:
         """(strategy, example ids, the trial's cell)."""
         strategy = trial.suggest_categorical("strategy", strategies) if len(strategies) > 1 else strategies[0]
         if strategy == Strategy.knn.value:
@@ -215,7 +216,7 @@ def tune_config(cfg: DictConfig) -> float:
             ids = [d.id for d in splits.balanced_shots(pool_docs, k, cell.task.keys, seed)]
         else:
             ids = [trial.suggest_categorical(f"shot_{i}", pool) for i in range(k)]
-        return strategy, ids, replace(cell, shots=[by_id[i] for i in ids if i in by_id])
+        return strategy, ids, replace(cell, shots=[by_id[i] for i in ids])
 
     def objective(trial: optuna.Trial) -> float:
         k = trial.suggest_int("k", k_low, k_high)
