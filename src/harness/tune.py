@@ -151,6 +151,9 @@ def tune_config(cfg: DictConfig) -> float:
     if conf.prompt.draws > 1:
         raise HarnessError(f"prompt.draws={conf.prompt.draws}: harness-tune picks one selection; leave prompt.draws=1")
     t = conf.tune
+    strategies = [s.value for s in dict.fromkeys(t.strategies)]
+    if not strategies:
+        raise HarnessError("tune.strategies is empty: name at least one of ids, balanced, knn")
     # Trials read dev only; their examples are drawn here, not by prompt.selection.
     cell = prepare(
         replace(
@@ -187,9 +190,6 @@ def tune_config(cfg: DictConfig) -> float:
             load_if_exists=True,
         )
     pool_docs = [by_id[i] for i in pool]
-    strategies = [s.value for s in dict.fromkeys(t.strategies)]
-    if not strategies:
-        raise HarnessError("tune.strategies is empty: name at least one of ids, balanced, knn")
     baselines = [  # each strategy's default first: the random and the balanced draw of prompt.seed, knn
         {"k": k_low, **({"strategy": s} if len(strategies) > 1 else {}), **params}
         for s in strategies
