@@ -96,3 +96,10 @@ def test_knn_vote_reads_the_pools_labels_only():
     assert base == probs(flipped({"dev", "test"}))
     inverse = probs(flipped({"pool"}))
     assert all(b[k] == pytest.approx(1 - i[k]) for b, i in zip(base, inverse) for k in b)
+
+
+def test_knn_vote_needs_a_neighbour():
+    from harness.backends.knn_vote import KnnVoteBackend
+
+    with pytest.raises(HarnessError, match="model.backend.k=0 must be >= 1"):
+        KnnVoteBackend(k=0)

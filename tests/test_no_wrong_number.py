@@ -19,7 +19,7 @@ import pytest
 
 from harness import checkpoint, identity
 from harness.cli import run_config, run_typed
-from harness.config import Evaluate, Selection, typed, with_values
+from harness.config import Calibration, Evaluate, Mode, Selection, typed, with_values
 from harness.errors import HarnessError, exit_on_user_error
 from harness.plan import plan
 from harness.records import Generation
@@ -133,6 +133,11 @@ def _base(model: str):
         ("tfidf-logreg", {"split.evaluate": Evaluate.all}, "split.evaluate=all would score the pool documents"),
         ("scripted", {"prompt.threshold": 1.5}, "prompt.threshold must be a number between 0 and 1"),
         ("keyword-baseline", {"tracking.experiment": " "}, "tracking.experiment is empty"),
+        ("scripted", {"prompt.draws": 0}, "prompt.draws=0 is out of range"),
+        ("scripted", {"prompt.mode": Mode.score, "prompt.calibration_samples": 0}, "prompt.calibration_samples=0"),
+        ("scripted", {"prompt.calibration": Calibration.contextual}, "it needs prompt.mode=score"),
+        ("scripted", {"prompt.selection": Selection.knn, "prompt.shots": 10_000}, "prompt.selection=knn needs"),
+        ("scripted", {"prompt.selection": Selection.knn, "prompt.draws": 2}, "draws need random or balanced"),
     ],
 )
 def test_bad_settings_fail_before_a_run_exists(workdir, model, changes, message):

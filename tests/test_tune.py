@@ -228,3 +228,21 @@ def test_trials_search_the_strategy_and_a_knn_winner_runs_as_knn(workdir, monkey
     (final,) = [r for _, r in store_runs(workdir).iterrows() if r.get("tags.optuna_study") == "knn"]
     assert final["params.selection"] == "knn" and final["params.shots"] == "2"
     assert json.loads((workdir / "selections" / "knn.json").read_text())["strategy"] == "knn"
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [("tune.strategies=[]", "tune.strategies is empty"), ("prompt.draws=2", "harness-tune picks one selection")],
+)
+def test_bad_tuning_settings_fail_before_the_study_opens(workdir, monkeypatch, override, message):
+    from harness.errors import HarnessError
+    from harness.tune import tune_config
+
+    monkeypatch.chdir(workdir)
+    storage = workdir / "optuna.db"
+    cfg = compose_config(
+        *store_overrides(workdir), "model=scripted", f"tune.storage=sqlite:///{storage}", override, config_name="tune"
+    )
+    with pytest.raises(HarnessError, match=message):
+        tune_config(cfg)
+    assert not storage.exists() and store_runs(workdir).empty
