@@ -158,11 +158,13 @@ def html(tables: Tables, files: Mapping[str, Path], *, experiment: str, n_boot: 
     # The label says model, route, shots, selection and mode; headline.csv keeps them apart.
     h = tables["headline"].drop(columns=["model", "route", "shots", "selection", "mode", "run_id"], errors="ignore")
     h["macro_f1_iqr"] = [f"{q1:.3f}-{q3:.3f}" for q1, q3 in zip(h.pop("macro_f1_q1"), h.pop("macro_f1_q3"))]
-    spread = [h.pop(f"macro_f1_{s}") for s in ("min", "max", "sd")] + [h.pop(f"mcc_{s}") for s in ("min", "max", "sd")]
+    spread = {s: h.pop(f"macro_f1_{s}") for s in ("min", "max", "sd")}
+    h = h.drop(columns=["mcc_min", "mcc_max", "mcc_sd"])  # headline.csv has them; macro-F1's spread is shown
     several = (h["draws"] > 1).any()
     if several:  # over a row's example draws: the range of its median macro-F1, and their spread
         h["macro_f1_over_draws"] = [
-            f"{lo:.3f}-{hi:.3f} (sd {sd:.3f})" if sd == sd else "" for lo, hi, sd in zip(*spread[:3])
+            f"{lo:.3f}-{hi:.3f} (sd {sd:.3f})" if pd.notna(sd) else ""
+            for lo, hi, sd in zip(spread["min"], spread["max"], spread["sd"])
         ]
     else:
         h = h.drop(columns="draws")

@@ -145,7 +145,8 @@ def headline(grouped: list[list[Run]], n_boot: int, seed: int) -> pd.DataFrame:
         }
         samples = None
         if all(r.problem is None for r in g):
-            shared = [d for d in first.doc_ids if all(d in set(r.doc_ids) for r in g[1:])]
+            others = [set(r.doc_ids) for r in g[1:]]
+            shared = [d for d in first.doc_ids if all(d in ids for ids in others)]
             weights = stats.resample_weights(len(shared), n_boot, seed)
             per_draw = [stats.medians(*r.subset(shared), weights) for r in g]
             samples = {m: stats.over_draws(np.stack([p[m] for p in per_draw]), seed) for m in per_draw[0]}
