@@ -21,6 +21,12 @@ and where llama-cpp-python and the model's llama.cpp config
       drafts, no flash attention: create_chat_completion's tokens), (e+)
       with --llamacpp-drafts drafts and flash attention, (es) and (es+)
       score mode the same two ways, (ek) and (esk) both with knn examples.
+With --random (real or tiny) the model is the config's architecture with
+random weights (harness.families; no download, real size where
+families.REAL has it): speed does not depend on the weights, but nothing
+stops early, so only what reads prompts is timed: (a) becomes the study's
+pipeline writing one token (its prompt reading: a lower bound on its time),
+and (c), (ck) and the bound as above.
 It prints documents per second, the ratios b/a and c/a (and e/d, es/c),
 peak resident memory and its rise during each side, the
 agreement of (a) and (b) predictions (greedy decoding: they must agree) and of
@@ -104,7 +110,7 @@ def matmul_peak_flops(device: torch.device, dtype: torch.dtype, n: int = 2048, s
     return 2 * n**3 * count / (time.perf_counter() - start)
 
 
-def study_way(backend, requests, batch_size: int) -> tuple[list[str], int]:
+def study_way(backend, requests, batch_size: int, max_new_tokens: int = 512) -> tuple[list[str], int]:
     """The study's loop: a text-generation pipeline over the chat messages,
     greedy, 512 new tokens. Returns the answers and the tokens processed."""
     from transformers import pipeline as hf_pipeline
@@ -121,7 +127,7 @@ def study_way(backend, requests, batch_size: int) -> tuple[list[str], int]:
     chat = backend.tokenizer.chat_template is not None
     outputs = generator(
         [list(r.messages) if chat else plain_turns(r.messages) for r in requests],
-        max_new_tokens=512,
+        max_new_tokens=max_new_tokens,
         do_sample=False,
         return_full_text=False,
         pad_token_id=backend.tokenizer.pad_token_id,
@@ -417,6 +423,84 @@ def bench_route(route: str, args, peak: float) -> dict:
     }
 
 
+def bench_random(route: str, docs: int, args, folder: Path) -> None:
+    """Score mode against what the study's pipeline spends reading the same
+    prompts (one new token), on a random-weights model (--random)."""
+    overrides = [
+        "+experiment=reference_study",
+        "split.evaluate=test",
+        f"model={args.model}",
+        f"model.backend.path={folder}",
+        "++model.backend.gguf_file=null",
+        f"model.backend.dtype={args.dtype}",
+        f"route={route}",
+        f"prompt.shots={args.shots}",
+        f"dataset={args.dataset}",
+        f"dataset.limit={docs}",
+        "prompt.mode=score",
+    ]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        conf, _ = typed(compose(config_name="config", overrides=overrides))
+        knn_cell = prepare(typed(compose(config_name="config", overrides=[*overrides, "prompt.selection=knn"]))[0])
+    cell, (backend, reader) = prepare(conf), components(conf)
+    read = reader.read(cell.shots + cell.evaluated, cell.language).documents
+    shots, evaluated = read[: len(cell.shots)], read[len(cell.shots) :]
+    requests = pipeline.build_requests(cell.task, shots, evaluated)
+    n_params = sum(p.numel() for p in backend.model.parameters())
+    own = [len(backend.tokenizer(backend.render(r)).input_ids) for r in requests]
+    print(
+        f"\n== {args.model}, random weights ({n_params / 1e6:,.1f}M parameters, {backend.model.dtype}), "
+        f"route={route}: {len(evaluated)} documents, {args.shots} shots, prompts of {min(own)}-{max(own)} tokens"
+    )
+    study_way(backend, requests[:2], args.study_batch, 1)  # warm-up, untimed
+    pipeline.run_cell(replace(cell, evaluated=cell.evaluated[:2]), backend, reader)
+    seconds = {}
+    for name, label, run in (
+        ("a1", "study pipeline, prompts only", lambda: study_way(backend, requests, args.study_batch, 1)),
+        ("c", "harness score", lambda c=cell: _score(backend, c, reader)),
+        ("ck", "  knn examples", lambda c=knn_cell: _score(backend, c, reader)),
+    ):
+        with PeakMemory() as mem:
+            start = time.perf_counter()
+            run()
+            elapsed = time.perf_counter() - start
+        seconds[name] = elapsed
+        print(  # tokens/s: the prompts' tokens as each document reads them, the same count for every side
+            f"({name}) {label:30s} {len(evaluated) / elapsed:8.2f} docs/s  "
+            f"{sum(own) / elapsed:10,.0f} prompt tokens/s  {elapsed:6.2f} s  {mem}"
+        )
+    sizes = (16, 32) if backend.device.type == "cuda" else (1, 2, 4, 8)
+    with_template, _, size = least_forward_s(backend, requests, sizes)
+    print(
+        f"c/a1 = {seconds['a1'] / seconds['c']:.1f}x (score mode against the study's prompt reading alone)   "
+        f"ck/c = {seconds['c'] / seconds['ck']:.2f}x   bound (batch {size}, template read too) {with_template:.2f} s: "
+        f"score mode at {with_template / seconds['c']:.0%} of it"
+    )
+
+
+def _score(backend, cell, reader) -> None:
+    backend.forget()  # no head start from the warm-up: prefix and tokenizing are inside the timing
+    pipeline.run_cell(cell, backend, reader)
+
+
+def random_folder(args, device: torch.device, dtype: str, into: Path) -> Path:
+    """The model config's architecture with random weights (harness.families),
+    real size where families.REAL has it, with a tokenizer trained on the
+    dataset's transcripts and translations."""
+    from harness import families
+
+    register()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        conf, _ = typed(compose(config_name="config", overrides=[f"model={args.model}", f"dataset={args.dataset}"]))
+    documents = prepare(conf).documents
+    tok = families.tokenizer([d.text for d in documents] + [d.reference or "" for d in documents])
+    size = args.model if args.random == "real" and args.model in families.REAL else None
+    start = time.perf_counter()
+    folder = families.build(conf.model.family, into, tok, size=size, dtype=dtype, device=device.type)
+    print(f"random weights: {conf.model.family} ({size or 'tiny'}) built in {time.perf_counter() - start:.1f} s")
+    return folder
+
+
 def llamacpp_spec(args, overrides):
     """The harness's llama.cpp backend for the same GGUF file (model config
     `<model>-llamacpp`), or None where llama-cpp-python or the config is missing."""
@@ -446,7 +530,7 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--dataset", default="demo_fa")
     parser.add_argument("--routes", default="native,reference")
-    parser.add_argument("--docs", type=int, default=8)
+    parser.add_argument("--docs", default="8", help="documents; with --random, a list (32,128)")
     parser.add_argument("--shots", type=int, default=3)
     parser.add_argument("--study-batch", type=int, default=4, help="the study pipeline's batch size")
     parser.add_argument("--batch-size", type=int, default=None, help="the harness's (default: the backend's auto)")
@@ -469,7 +553,15 @@ def main() -> None:
         "prompts, drafts, in-place attention heads on CPU, the dtype) and score mode with "
         "prompts read in other groups",
     )
+    parser.add_argument(
+        "--random",
+        choices=("real", "tiny"),
+        default=None,
+        help="the model config's architecture with random weights, no download: score mode and prompt reading only",
+    )
     args = parser.parse_args()
+    args.docs_list = [int(d) for d in args.docs.split(",")]
+    args.docs = args.docs_list[0]
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = getattr(torch, default_dtype(device) if args.dtype == "auto" else args.dtype)
@@ -478,6 +570,18 @@ def main() -> None:
         f"device {device} ({torch.get_num_threads()} threads), measured matmul peak {peak / 1e9:,.1f} GFLOP/s "
         f"({dtype}); model FLOPs counted as 2 x parameters x tokens processed (attention excluded)"
     )
+    if args.random:
+        import shutil
+        import tempfile
+
+        shm = Path("/dev/shm")  # weights written and read back at memory speed where there is room
+        roomy = shm.is_dir() and shutil.disk_usage(shm).free > 40 * 2**30
+        with tempfile.TemporaryDirectory(dir=shm if roomy else None) as tmp:
+            folder = random_folder(args, device, str(dtype).removeprefix("torch."), Path(tmp))
+            for docs in args.docs_list:
+                for route in args.routes.split(","):
+                    bench_random(route, docs, args, folder)
+        return
     summary = {route: bench_route(route, args, peak) for route in args.routes.split(",")}
     print(
         "\nsummary: "
