@@ -18,6 +18,7 @@ from harness.backends import hf
 from harness.backends.hf import TransformersBackend
 from harness.cell import prepare, route_of
 
+from . import oracles
 from .conftest import composed
 
 pytestmark = pytest.mark.model
@@ -64,16 +65,10 @@ def make_backend(model, cell):
         )
         if backend.attention.windows:  # the windows must matter: prompts longer than them
             requests = pipeline.build_requests(cell.task, cell.shots, cell.evaluated)
-            assert min(len(_plain_ids(backend, r)[0]) for r in requests) > backend.model.config.sliding_window
+            assert min(len(oracles.plain_ids(backend, r)[0]) for r in requests) > backend.model.config.sliding_window
         return backend
 
     return make
-
-
-def _plain_ids(backend, request) -> torch.Tensor:
-    return backend.tokenizer(backend.render(request), add_special_tokens=False, return_tensors="pt").input_ids.to(
-        backend.device
-    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -91,15 +86,15 @@ def test_generate_equals_plain_greedy_decoding(cell, make_backend, device, draft
     if drafts == "all":  # and a cache that has to grow mid-answer
         monkeypatch.setattr(hf, "ANSWER_ROOM", 12)
     elif drafts == "some":  # a row with drafts and one without in each batch: each advances at its own pace
-        longest_first = sorted(range(len(requests)), key=lambda i: -len(_plain_ids(backend, requests[i])[0]))
+        longest_first = sorted(range(len(requests)), key=lambda i: -len(oracles.plain_ids(backend, requests[i])[0]))
         without = set(longest_first[1::2])  # in the backend's batch order: one of each pair
         requests = [replace(r, template=None) if i in without else r for i, r in enumerate(requests)]
     else:  # as translation requests are
         requests = [replace(r, template=None) for r in requests]
-    assert len({len(_plain_ids(backend, r)[0]) for r in requests}) > 1  # rows of different lengths get padded
+    assert len({len(oracles.plain_ids(backend, r)[0]) for r in requests}) > 1  # rows of different lengths get padded
     generations = backend.generate(requests)
     for r, g in zip(requests, generations):
-        ids = _plain_ids(backend, r)
+        ids = oracles.plain_ids(backend, r)
         plain = backend.model.generate(
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
@@ -122,26 +117,12 @@ def test_generate_equals_plain_greedy_decoding(cell, make_backend, device, draft
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_score_equals_a_plain_forward_pass(cell, make_backend, device):
-    """P(true) at each field from the plain model on the whole answer, each
-    field's value token found by where the True and False answers part (no
-    offset search, unlike the backend)."""
+    """P(true) at each field from the plain model on the whole answer (tests/oracles.py)."""
     backend = make_backend(device)
     task = replace(cell.task, mode="score")
     requests = pipeline.build_requests(task, cell.shots, cell.evaluated)
-    generations = backend.score(requests)
-    for r, g in zip(requests, generations):
-        prompt, spec = backend.render(r), r.score
-        ids = backend.tokenizer(prompt + spec.text, add_special_tokens=False).input_ids
-        with torch.inference_mode():
-            logits = backend.model(input_ids=torch.tensor([ids], device=backend.device)).logits[0].float()
-        expected = []
-        for start, end in spec.spans:
-            flipped = backend.tokenizer(
-                prompt + spec.text[:start] + spec.true_word + spec.text[end:], add_special_tokens=False
-            ).input_ids
-            j = next(k for k, (a, b) in enumerate(zip(ids, flipped)) if a != b)
-            expected.append(float(torch.sigmoid(logits[j - 1, flipped[j]] - logits[j - 1, ids[j]])))
-        assert g.probs == pytest.approx(expected, abs=1e-3), r.doc_id
+    for r, g in zip(requests, backend.score(requests)):
+        assert g.probs == pytest.approx(oracles.plain_probs(backend, r), abs=1e-3), r.doc_id
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +169,7 @@ def test_generate_applies_the_generation_config_as_the_studys_pipeline_does(cell
             pad_token_id=backend.tokenizer.pad_token_id,
         )
         ids = out[0][0]["generated_token_ids"]
-        new = ids[len(_plain_ids(backend, r)[0]) :]
+        new = ids[len(oracles.plain_ids(backend, r)[0]) :]
         assert g.text == backend.tokenizer.decode(new, skip_special_tokens=True), r.doc_id
     backend.process = None  # the harness's decoding before: the model's own generation config ignored
     assert [g.text for g in backend.generate(requests)] != [g.text for g in generations]  # the penalty matters here

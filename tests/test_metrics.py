@@ -26,6 +26,7 @@ def test_literal_values():
     # tp=2 fp=1 fn=1 tn=4
     m = feature_metrics(GOLD, PRED)
     assert (m["accuracy"], m["precision"], m["sensitivity"], m["specificity"]) == (6 / 8, 2 / 3, 2 / 3, 4 / 5)
+    assert (m["n_pos"], m["n_pred"]) == (3, 3)  # gold positives; predicted ones (missing counts as false)
 
 
 def test_feature_absent_and_never_predicted_scores_one_as_the_study_did():

@@ -178,9 +178,11 @@ def test_headline_text_marks_runs_no_better_than_chance():
         "docs_per_s": 2.0,
         **{f"{m}{end}": v for m in ("macro_f1", "mcc") for end, v in (("", 0.5), ("_lo", -0.1), ("_hi", 0.2))},
     }
-    chance, signal = report.headline_text(pd.DataFrame([row, {**row, "label": "b", "mcc_lo": 0.05}])).splitlines()[1:]
+    rows = [row, {**row, "label": "b", "mcc_lo": 0.05}, {**row, "label": "w", "mcc_hi": -0.01}]
+    chance, signal, worse = report.headline_text(pd.DataFrame(rows)).splitlines()[1:]
     assert chance.startswith("m|native|3shot") and "no better than chance" in chance
-    assert signal.startswith("b ") and "chance" not in signal
+    assert signal.startswith("b ") and signal.endswith("better than chance (MCC interval above 0)")
+    assert worse.startswith("w ") and worse.endswith("worse than chance (MCC interval below 0)")
 
 
 def _cell(model, route, translator=None, seed=42, baseline=False, shots=1, batch_size=8):

@@ -21,7 +21,9 @@ def _ratio(num: int, den: int) -> float:
 
 def feature_metrics(gold: Sequence[bool], pred: Sequence[Optional[bool]]) -> dict[str, float]:
     """Metrics for one feature. A missing prediction (None) counts as False,
-    as in the study, and is also counted under `missing`."""
+    as in the study, and is also counted under `missing`. `n_pos` and
+    `n_pred` are the gold and predicted positives: the support a reader
+    needs to judge the rest (one positive makes a perfect score easy)."""
     y = np.asarray(gold, dtype=bool)
     p = np.asarray([bool(v) for v in pred], dtype=bool)
     tp, tn = int((y & p).sum()), int((~y & ~p).sum())
@@ -40,6 +42,8 @@ def feature_metrics(gold: Sequence[bool], pred: Sequence[Optional[bool]]) -> dic
         "macro_f1": macro_f1,
         "mcc": mcc,
         "missing": float(sum(v is None for v in pred)),
+        "n_pos": float(tp + fn),
+        "n_pred": float(tp + fp),
     }
 
 

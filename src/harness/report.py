@@ -14,7 +14,7 @@ import argparse
 import logging
 import re
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from . import comparisons, names, progress, stats
 from .errors import HarnessError, exit_on_user_error
 
 log = logging.getLogger("harness.report")
+MLFLOW_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 
 DESCRIBE = (
     names.MODEL,
@@ -42,6 +43,7 @@ class Run:
 
     def __init__(self, raw: dict[str, Any]):
         self.run_id, self.name = raw["run_id"], raw["name"]
+        self.experiment_id = raw.get("experiment_id")
         self.params, self.metrics = raw["params"], raw["metrics"]
         self.label = self.name
         rows = raw["predictions"] or []
@@ -140,14 +142,13 @@ def headline(grouped: list[list[Run]], n_boot: int, seed: int) -> pd.DataFrame:
         row: dict[str, Any] = {
             "label": first.label,
             **{k: first.params.get(k) for k in DESCRIBE},
+            "departures": first.params.get(names.PROTOCOL_DEPARTURES, ""),
             "n_docs": len(first.doc_ids),
             "draws": len(g),
         }
         samples = None
         if all(r.problem is None for r in g):
-            others = [set(r.doc_ids) for r in g[1:]]
-            shared = [d for d in first.doc_ids if all(d in ids for ids in others)]
-            weights = stats.resample_weights(len(shared), n_boot, seed)
+            shared, weights = _resampling(g, n_boot, seed)
             per_draw = [stats.medians(*r.subset(shared), weights) for r in g]
             samples = {m: stats.over_draws(np.stack([p[m] for p in per_draw]), seed) for m in per_draw[0]}
         f1s = [np.mean([r.feature(k, "macro_f1") for r in g]) for k in first.keys]
@@ -160,24 +161,35 @@ def headline(grouped: list[list[Run]], n_boot: int, seed: int) -> pd.DataFrame:
                 row[f"{m}_sd"] = float(np.std(values, ddof=1)) if len(g) > 1 else float("nan")
             if m == "macro_f1":
                 row["macro_f1_q1"], row["macro_f1_q3"] = np.percentile(f1s, [25, 75]) if f1s else (float("nan"),) * 2
+        if first.params.get(names.BASELINE) == "true":  # reads no prompt: its prompt settings are not its own
+            row[names.PROMPT] = ""
         row["docs_per_s"] = float(np.mean([r.metrics.get("throughput/docs_per_s", float("nan")) for r in g]))
+        row["verdict"] = verdict(row)
         row["note"] = "; ".join([*{r.problem for r in g if r.problem}, *_draws_note(g)])
         row["run_id"] = " ".join(r.run_id for r in g)
+        row["experiment_id"] = first.experiment_id
         rows.append(row)
     return pd.DataFrame(rows).sort_values("macro_f1", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def verdict(row: Mapping[str, Any]) -> str:
+    """A headline row's verdict (stats.VERDICT_RULE); empty where its interval is unknown."""
+    lo, hi = row.get("mcc_lo", np.nan), row.get("mcc_hi", np.nan)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return ""
+    return stats.BETTER if lo > 0 else stats.WORSE if hi < 0 else stats.CHANCE
+
+
 def headline_text(h: pd.DataFrame) -> str:
     """The headline as a terminal table: each run's median macro-F1 and MCC
-    with their 95% intervals, missing rate and speed; a run whose MCC
-    interval holds 0 is marked as no better than chance."""
+    with their 95% intervals, missing rate, speed and verdict (no better
+    than chance where the MCC interval holds 0)."""
 
     def cell(row, m: str) -> str:
         return f"{row[m]:.3f} [{row[m + '_lo']:.3f}, {row[m + '_hi']:.3f}]"
 
     rows = [("run", "docs", "macro-F1 [95% CI]", "MCC [95% CI]", "missing", "docs/s", "")]
     for _, r in h.iterrows():
-        chance = "no better than chance (MCC interval holds 0)" if r["mcc_lo"] <= 0 <= r["mcc_hi"] else ""
         rows.append(
             (
                 r["label"],
@@ -186,35 +198,59 @@ def headline_text(h: pd.DataFrame) -> str:
                 cell(r, "mcc"),
                 f"{100 * r['missing_rate']:.1f}%",
                 f"{r['docs_per_s']:.2f}",
-                chance,
+                verdict(r),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows)
 
 
-def per_feature(grouped: list[list[Run]]) -> pd.DataFrame:
+def _resampling(g: list[Run], n_boot: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """The documents every draw of a group scored, and their bootstrap weights."""
+    others = [set(r.doc_ids) for r in g[1:]]
+    shared = [d for d in g[0].doc_ids if all(d in ids for ids in others)]
+    return shared, stats.resample_weights(len(shared), n_boot, seed)
+
+
+INTERVALS = ("macro_f1", "mcc")  # per-feature metrics given bootstrap intervals
+
+
+def per_feature(grouped: list[list[Run]], n_boot: int, seed: int) -> pd.DataFrame:
     """Long table of the logged per-feature metrics, averaged over a group's
-    draws: label, feature, metric, value."""
-    rows = [
-        {
-            "label": g[0].label,
-            "feature": k,
-            "metric": m,
-            "value": float(np.mean([r.feature(k, m) for r in g])),
-            "run_id": " ".join(r.run_id for r in g),
-        }
-        for g in grouped
-        for k in g[0].keys
-        for m in (*stats.HEADLINE, "accuracy", "missing")
-    ]
-    return pd.DataFrame(rows, columns=["label", "feature", "metric", "value", "run_id"])
+    draws: label, feature, metric, value; the feature's gold positives among
+    the evaluated documents (n_pos); for macro-F1 and MCC a 95% bootstrap
+    interval (documents, and draws for a group of several, resampled)."""
+    rows = []
+    for g in grouped:
+        bounds: dict[str, np.ndarray] = {}
+        if all(r.problem is None for r in g):
+            shared, weights = _resampling(g, n_boot, seed)
+            per_draw = [stats.resampled(*r.subset(shared)[:2], weights) for r in g]
+            bounds = {m: np.stack([p[m] for p in per_draw]) for m in INTERVALS}  # draws x n_boot x features
+        n_pos = g[0].gold.sum(axis=0)
+        for j, k in enumerate(g[0].keys):
+            for m in (*stats.HEADLINE, "accuracy", "missing"):
+                lo, hi = stats.interval(stats.over_draws(bounds[m][:, :, j], seed)) if m in bounds else (np.nan,) * 2
+                rows.append(
+                    {
+                        "label": g[0].label,
+                        "feature": k,
+                        "n_pos": int(n_pos[j]),
+                        "metric": m,
+                        "value": float(np.mean([r.feature(k, m) for r in g])),
+                        "lo": lo,
+                        "hi": hi,
+                        "run_id": " ".join(r.run_id for r in g),
+                    }
+                )
+    return pd.DataFrame(rows, columns=["label", "feature", "n_pos", "metric", "value", "lo", "hi", "run_id"])
 
 
 def build(
-    raw_runs: list[dict[str, Any]], out: Path, *, experiment: str, n_boot: int, seed: int
+    raw_runs: list[dict[str, Any]], out: Path, *, experiment: str, n_boot: int, seed: int, ui: str = MLFLOW_UI
 ) -> tuple[dict[str, Path], dict[str, pd.DataFrame]]:
-    """Write the report's files to `out`; returns name -> path, and the tables."""
+    """Write the report's files to `out`; returns name -> path, and the tables.
+    `ui`: the MLflow UI's address, for the page's links to each run."""
     from . import figures
 
     if not raw_runs:
@@ -232,7 +268,7 @@ def build(
     for r in runs:
         if r.problem:
             log.warning("%s (run %s): %s; no intervals or tests for it", r.label, r.run_id, r.problem)
-    tables = {"headline": headline(grouped, n_boot, seed), "per_feature": per_feature(grouped)}
+    tables = {"headline": headline(grouped, n_boot, seed), "per_feature": per_feature(grouped, n_boot, seed)}
     tables["comparisons"], tables["feature_comparisons"] = comparisons.compare(runs, n_boot, seed)
     tables["route_effects"] = comparisons.route_effects(runs)
     out.mkdir(parents=True, exist_ok=True)
@@ -244,7 +280,8 @@ def build(
         files[f"{name}.png"] = out / f"{name}.png"
         draw(tables, files[f"{name}.png"])
     files["report.html"] = out / "report.html"
-    files["report.html"].write_text(figures.html(tables, files, experiment=experiment, n_boot=n_boot), encoding="utf-8")
+    page = figures.html(tables, files, experiment=experiment, n_boot=n_boot, ui=ui)
+    files["report.html"].write_text(page, encoding="utf-8")
     return files, tables
 
 
@@ -261,6 +298,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--no-log", action="store_true", help="write the files only; log no report run")
+    parser.add_argument("--ui", default=MLFLOW_UI, help=f"the MLflow UI's address, for links (default {MLFLOW_UI})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(name)s] %(message)s")
     if args.bootstrap < 1:
@@ -274,7 +312,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             raise HarnessError(f"--out {out} is a file; name a folder for the report's files")
         with tracking.store_errors(args.tracking_uri):
             runs = tracking.result_runs(args.tracking_uri, args.experiment)
-            files, tables = build(runs, out, experiment=args.experiment, n_boot=args.bootstrap, seed=args.seed)
+            files, tables = build(
+                runs, out, experiment=args.experiment, n_boot=args.bootstrap, seed=args.seed, ui=args.ui.rstrip("/")
+            )
             print(headline_text(tables["headline"]))
             print(f"wrote {len(files)} files to {out}/ (open {files['report.html']})")
             if not args.no_log:

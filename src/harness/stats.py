@@ -12,6 +12,18 @@ import numpy as np
 from scipy.stats import binomtest
 
 HEADLINE = ("macro_f1", "mcc", "sensitivity", "specificity", "precision")
+# The verdict on a run, read off the 95% interval of its median MCC.
+BETTER = "better than chance (MCC interval above 0)"
+CHANCE = "no better than chance (MCC interval holds 0)"
+WORSE = "worse than chance (MCC interval below 0)"
+VERDICT_RULE = (
+    "Each row's verdict reads the 95% interval of its median MCC: no better than chance where it holds 0 "
+    "(its answers agree with the gold labels no more than chance would, at this many documents), better "
+    "or worse where it lies wholly above or below 0."
+)
+# Fewer gold positives than this and a feature's numbers say little (one
+# positive found can make a perfect score); the headline median still counts it.
+FEW_POSITIVES = 5
 
 
 def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:

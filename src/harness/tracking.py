@@ -549,6 +549,7 @@ def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
         out.append(
             {
                 "run_id": run.info.run_id,
+                "experiment_id": run.info.experiment_id,
                 "name": run.info.run_name,
                 "start_time": run.info.start_time,
                 "params": dict(run.data.params),

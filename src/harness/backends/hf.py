@@ -116,14 +116,14 @@ class TransformersBackend(Backend):
         # CPU (measured); a GPU needs wide batches to be kept busy.
         self.batch_size = (32 if self.device.type == "cuda" else 8) if batch_size == "auto" else batch_size
         # Rows per forward pass over prompts (score mode's only pass, generate
-        # mode's first). Fewer rows a pass, less padding, more passes. In
-        # float32 on a CPU padding costs about what tokens cost, and pairs were
-        # 1.04-1.20x faster (throughput.py --ablations).
-        # In bfloat16 a pass has a larger fixed cost, and pairs were 0.95-1.06x:
-        # there, as on a GPU, the whole batch is read at once.
-        pairs = self.device.type == "cpu" and dtype == "float32"
+        # mode's first). Fewer rows a pass, less padding, more passes. On a CPU
+        # padding costs about what tokens cost: pairs were 1.04-1.20x faster in
+        # float32 and, in bfloat16, 1.3-1.35x in score mode (throughput.py
+        # --ablations; 2-core Zen 4, 2026-12-04). A GPU reads the whole batch at once.
         self.prefill_batch_size = (
-            (2 if pairs else self.batch_size) if prefill_batch_size == "auto" else prefill_batch_size
+            (2 if self.device.type == "cpu" else self.batch_size)
+            if prefill_batch_size == "auto"
+            else prefill_batch_size
         )
         self.max_new_tokens = max_new_tokens
         self.draft_tokens = draft_tokens

@@ -1,0 +1,102 @@
+"""What the report page tells a reviewer beyond the numbers: each feature's
+support and interval, a verdict and its rule, links back to MLflow, the
+study's published scale. In-process, on runs built from literal labels."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score, matthews_corrcoef
+
+from harness import metrics, report
+
+N_DOCS, N_BOOT, SEED = 30, 300, 0
+GOLD = {
+    "pain": [i % 5 < 2 for i in range(N_DOCS)],  # 12 positives
+    "seizures": [i == 7 for i in range(N_DOCS)],  # 1: too few to judge
+}
+
+
+def _raw(run_id: str, pred: dict, baseline: bool = False, docs_per_s: float = 1234.5) -> dict:
+    keys = list(GOLD)
+    gold = [{k: GOLD[k][i] for k in keys} for i in range(N_DOCS)]
+    answers = [{k: pred[k][i] for k in keys} for i in range(N_DOCS)]
+    logged = metrics.summarize(metrics.score(gold, answers, keys), N_DOCS)
+    return {
+        "run_id": run_id,
+        "experiment_id": "7",
+        "name": f"{run_id}|native|3shot",
+        "params": {
+            "model": run_id,
+            "route": "native",
+            "shots": "3",
+            "prompt": "default",
+            "baseline": "true" if baseline else "false",
+            "protocol": "harness",
+            "protocol_departures": "parser",
+        },
+        "metrics": {**logged, "throughput/docs_per_s": docs_per_s},
+        "predictions": [{"id": str(i), "gold": gold[i], "pred": answers[i]} for i in range(N_DOCS)],
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    good = {k: [g != (i in (3, 11)) for i, g in enumerate(v)] for k, v in GOLD.items()}
+    chance = {k: [i % 2 == 0 for i in range(N_DOCS)] for k in GOLD}  # whatever the document says
+    raw = [_raw("good", good, baseline=True), _raw("chance", chance, docs_per_s=0.8)]
+    out = tmp_path_factory.mktemp("report")
+    files, tables = report.build(raw, out, experiment="screens", n_boot=N_BOOT, seed=SEED, ui="http://ui:5000")
+    return raw, files, tables
+
+
+def test_each_feature_has_its_support_and_an_interval_computed_independently(built):
+    raw, _, tables = built
+    rows = tables["per_feature"]
+    assert set(rows.query("feature == 'pain'")["n_pos"]) == {12}
+    assert set(rows.query("feature == 'seizures'")["n_pos"]) == {1}
+    # The same document resamples as the report's (one seeded draw of indices), scored by scikit-learn.
+    idx = np.random.default_rng(SEED).integers(0, N_DOCS, size=(N_BOOT, N_DOCS))
+    for run in raw:
+        for key in GOLD:
+            gold = np.array([r["gold"][key] for r in run["predictions"]])
+            pred = np.array([bool(r["pred"][key]) for r in run["predictions"]])
+            for name, fn in (
+                ("macro_f1", lambda y, p: f1_score(y, p, average="macro", zero_division=0)),
+                ("mcc", matthews_corrcoef),
+            ):
+                with np.errstate(all="ignore"):
+                    samples = [fn(gold[i], pred[i]) for i in idx]
+                lo, hi = np.percentile(samples, [2.5, 97.5])
+                row = rows.query(f"label == '{run['name']}' and feature == '{key}' and metric == '{name}'").iloc[0]
+                assert (row["lo"], row["hi"]) == pytest.approx((lo, hi)), (run["name"], key, name)
+                assert row["lo"] <= row["value"] <= row["hi"]
+    assert rows.query("metric == 'accuracy'")["lo"].isna().all()  # intervals for macro-F1 and MCC only
+
+
+def test_the_page_says_support_verdict_and_scale_and_links_each_run(built):
+    raw, files, tables = built
+    page = files["report.html"].read_text(encoding="utf-8")
+    assert "seizures<small>n+ 1: too few</small>" in page and "pain<small>n+ 12</small>" in page
+    assert page.index("pain<small>") < page.index("seizures<small>")  # definition order, not alphabetical
+    assert "<th>feature</th>" not in page  # no stray pivot header
+    assert "no better than chance (MCC interval holds 0)" in page and "where it holds 0 (its answers agree" in page
+    for run in raw:
+        assert f'href="http://ui:5000/#/experiments/7/runs/{run["run_id"]}"' in page
+    assert "1,234" in page and "e+03" not in page  # docs/s as a number, not in scientific notation
+    assert "Qwen2.5-7B-Instruct" in page and "0.899" in page and "Not comparable run for run" in page
+    headline = tables["headline"].set_index("model")
+    assert headline.loc["good", "prompt"] == "" and headline.loc["chance", "prompt"] == "default"
+    assert headline.loc["chance", "verdict"] == report.stats.CHANCE
+    assert headline.loc["good", "verdict"] == report.stats.BETTER
+    assert headline.loc["good", "departures"] == "parser"
+    assert re.search(r"<code>harness</code> where some depart", page)
+
+
+def test_the_terminal_headline_and_the_page_give_the_same_verdict(built):
+    _, _, tables = built
+    text = report.headline_text(tables["headline"])
+    chance_line = next(line for line in text.splitlines() if line.startswith("chance|"))
+    assert chance_line.endswith(report.stats.CHANCE)
+    assert isinstance(tables["headline"], pd.DataFrame)
