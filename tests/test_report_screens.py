@@ -100,3 +100,66 @@ def test_the_terminal_headline_and_the_page_give_the_same_verdict(built):
     chance_line = next(line for line in text.splitlines() if line.startswith("chance|"))
     assert chance_line.endswith(report.stats.CHANCE)
     assert isinstance(tables["headline"], pd.DataFrame)
+
+
+def test_the_predictions_table_names_its_answer_and_shows_what_the_model_read():
+    from harness import tracking
+    from harness.records import Prediction, RunResult
+
+    rows = [
+        Prediction(
+            "d1",
+            "test",
+            "{pain: True, fever: False}",
+            {"pain": True, "fever": False},
+            {"pain": True, "fever": True},
+            prob={"pain": 0.91234567, "fever": 0.2},
+        ),
+        Prediction(
+            "d2",
+            "test",
+            "{pain: False, fever: False}",
+            {"pain": False, "fever": False},
+            {"pain": False, "fever": False},
+            prob={"pain": 0.1, "fever": 0.3},
+        ),
+    ]
+    result = RunResult(rows, {}, {}, [], texts={"d1": "درد دارم", "d2": "تب ندارم"}, answer_kind="answer_from_scores")
+    full = tracking.predictions_table(result, "full").set_index("id")
+    assert "answer" not in full and full.loc["d1", "answer_from_scores"] == "{pain: True, fever: False}"
+    assert full.loc["d1", "text"] == "درد دارم" and full.loc["d1", "pain_p"] == 0.9123
+    assert (full.loc["d1", "wrong"], full.loc["d2", "wrong"]) == ("fever", "")
+    assert (full.loc["d1", "right"], full.loc["d2", "right"]) == (1, 2)
+    hidden = tracking.predictions_table(result, "none")
+    assert hidden["text"].isna().all() and hidden["answer_from_scores"].isna().all()
+    assert tracking.predictions_table(result, "hashed")["text"].str.startswith("sha256:").all()
+
+
+def test_each_run_and_the_report_run_describe_themselves_in_mlflow(workdir, monkeypatch):
+    """The MLflow description of a run (its note): the headline with intervals
+    as the report computes them, the verdict, the protocol in words; the
+    report run's note holds the headline table and where report.html is."""
+    import mlflow
+    from omegaconf import OmegaConf
+
+    from harness import cli
+    from harness.config import typed
+
+    from .conftest import compose_config, store_overrides, store_runs
+
+    monkeypatch.chdir(workdir)
+    cfg = compose_config(*store_overrides(workdir), "model=keyword-baseline", "dataset.limit=12")
+    cli.run_typed(*typed(cfg), OmegaConf.to_yaml(cfg))
+    run = store_runs(workdir).iloc[0]
+    note = run["tags.mlflow.note.content"]
+    assert note.startswith(f"**{run['tags.mlflow.runName']}**: median macro-F1 {run['metrics.median/macro_f1']:.3f} [")
+    assert "Verdict: " in note and "Scored 12 test documents of demo_fa" in note
+    assert "- `scored_set`: it scores a split or the first documents, not every document" in note
+
+    uri = f"sqlite:///{workdir}/mlruns/mlflow.db"
+    report.main(["--experiment", "harness", "--tracking-uri", uri, "--out", str(workdir / "rep"), "--bootstrap", "200"])
+    mlflow.set_tracking_uri(uri)
+    logged = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`harness.role` = 'report'")
+    report_note = logged.iloc[0]["tags.mlflow.note.content"]
+    assert "`report/report.html`" in report_note and "| run | docs | macro-F1 [95% CI] |" in report_note
+    assert run["tags.mlflow.runName"] in report_note

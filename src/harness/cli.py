@@ -129,7 +129,7 @@ def _resume(p: RunPlan) -> tuple[Optional[float], Optional[Path]]:
 def execute(p: RunPlan, config_yaml: str) -> float:
     """Carry out a plan: open the store, resume or skip, build the backend and
     the route, run the cell inside its tracked run, and log it."""
-    from . import pipeline, tracking
+    from . import notes, pipeline, tracking
     from .cell import components
 
     conf, cell, t = p.conf, p.cell, p.conf.tracking
@@ -184,6 +184,15 @@ def execute(p: RunPlan, config_yaml: str) -> float:
                     dataset_digest=cell.dataset_digest,
                     context=split.evaluate.value,
                     log_text=t.log_text,
+                )
+                tracking.describe(
+                    notes.run_note(
+                        result.predictions,
+                        name=run_name,
+                        scored=f"{len(cell.evaluated)} {split.evaluate.value} documents of {conf.dataset.name}",
+                        protocol=p.params[names.PROTOCOL],
+                        departures=p.departures,
+                    )
                 )
             if checkpoint is not None:
                 checkpoint.unlink(missing_ok=True)  # the run holds everything now

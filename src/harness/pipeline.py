@@ -299,7 +299,13 @@ def run(
         example_prompt=backend.render(requests[0]),
         example_texts=[s.text for s in (examples[documents[0].id] if examples is not None else shots)]
         + [documents[0].text],
+        texts={d.id: d.text for d in documents},
+        answer_kind=ANSWER_KINDS[type(answers[0])],
     )
+
+
+# RunResult.answer_kind by the backend's kind of answer.
+ANSWER_KINDS = {Generation: "answer", Scores: "answer_from_scores", Labels: "labels"}
 
 
 def reset_peak_rss() -> None:

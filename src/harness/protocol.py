@@ -103,6 +103,20 @@ def departures(s: Settings) -> list[str]:
     return sorted(name for name, departs in differs.items() if departs)
 
 
+# Each departure in words, for a run's description.
+DEPARTURE_WORDS = {
+    "answer_format": "answers in another layout than the study's `Name: True,` lines",
+    "decoding": "answers otherwise than by greedy generation with the model's generation config (score mode)",
+    "field_names": "spells the fields otherwise than the study",
+    "max_new_tokens": f"writes at most another number of tokens than {STUDY_MAX_NEW_TOKENS}",
+    "parser": "reads the answers with another parser than the study's",
+    "scored_set": "scores a split or the first documents, not every document",
+    "selection": "chooses examples for each document or balanced, not one set for all",
+    "shots": f"shows another number of examples than {STUDY_SHOTS}",
+    "threshold": "moves P(true) or its threshold (calibration, thresholds fitted on dev)",
+}
+
+
 def unverifiable(s: Settings) -> list[str]:
     """Elements no run can be checked on: the study did not publish them."""
     return ["examples", "prompt_wording", *(["translation"] if s.translated else [])]

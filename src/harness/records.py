@@ -164,3 +164,7 @@ class RunResult:
     example_prompt: str = ""
     example_texts: list[str] = field(default_factory=list)  # the transcripts inside example_prompt
     translations: Optional[dict[str, str]] = None  # id -> translation, on a translating route
+    texts: dict[str, str] = field(default_factory=dict)  # id -> the text the model read (evaluated documents)
+    # What `raw_output` holds: the model's answer, the template filled from
+    # the scores (score mode), or the labels a baseline predicted.
+    answer_kind: str = "answer"

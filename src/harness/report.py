@@ -173,11 +173,8 @@ def headline(grouped: list[list[Run]], n_boot: int, seed: int) -> pd.DataFrame:
 
 
 def verdict(row: Mapping[str, Any]) -> str:
-    """A headline row's verdict (stats.VERDICT_RULE); empty where its interval is unknown."""
-    lo, hi = row.get("mcc_lo", np.nan), row.get("mcc_hi", np.nan)
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return ""
-    return stats.BETTER if lo > 0 else stats.WORSE if hi < 0 else stats.CHANCE
+    """A headline row's verdict (stats.VERDICT_RULE)."""
+    return stats.verdict(row.get("mcc_lo", np.nan), row.get("mcc_hi", np.nan))
 
 
 def headline_text(h: pd.DataFrame) -> str:
@@ -213,6 +210,29 @@ def _resampling(g: list[Run], n_boot: int, seed: int) -> tuple[list[str], np.nda
 
 
 INTERVALS = ("macro_f1", "mcc")  # per-feature metrics given bootstrap intervals
+
+
+def headline_markdown(h: pd.DataFrame, experiment: str) -> str:
+    """The report run's description: the headline as a markdown table, its
+    rule, and where the page is."""
+
+    def cell(r, m: str) -> str:
+        return f"{r[m]:.3f} [{r[m + '_lo']:.3f}, {r[m + '_hi']:.3f}]"
+
+    lines = [
+        f"**harness report, experiment {experiment}**: {len(h)} rows. The whole report is "
+        "`report/report.html` among this run's artifacts (the MLflow UI shows it there).",
+        "",
+        stats.VERDICT_RULE,
+        "",
+        "| run | docs | macro-F1 [95% CI] | MCC [95% CI] | verdict |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {r['label']} | {r['n_docs']} | {cell(r, 'macro_f1')} | {cell(r, 'mcc')} | {verdict(r)} |"
+            for _, r in h.iterrows()
+        ),
+    ]
+    return "\n".join(lines)
 
 
 def per_feature(grouped: list[list[Run]], n_boot: int, seed: int) -> pd.DataFrame:
@@ -319,7 +339,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             print(f"wrote {len(files)} files to {out}/ (open {files['report.html']})")
             if not args.no_log:
                 run_id = tracking.log_report(
-                    args.tracking_uri, args.experiment, str(out), {"bootstrap": args.bootstrap, "seed": args.seed}
+                    args.tracking_uri,
+                    args.experiment,
+                    str(out),
+                    {"bootstrap": args.bootstrap, "seed": args.seed},
+                    note=headline_markdown(tables["headline"], args.experiment),
                 )
                 print(f"logged as run {run_id} (report/) in experiment {args.experiment!r}")
 

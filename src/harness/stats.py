@@ -21,6 +21,15 @@ VERDICT_RULE = (
     "(its answers agree with the gold labels no more than chance would, at this many documents), better "
     "or worse where it lies wholly above or below 0."
 )
+
+
+def verdict(mcc_lo: float, mcc_hi: float) -> str:
+    """A run's verdict from the 95% interval of its median MCC (VERDICT_RULE); empty where it is unknown."""
+    if not (np.isfinite(mcc_lo) and np.isfinite(mcc_hi)):
+        return ""
+    return BETTER if mcc_lo > 0 else WORSE if mcc_hi < 0 else CHANCE
+
+
 # Fewer gold positives than this and a feature's numbers say little (one
 # positive found can make a perfect score); the headline median still counts it.
 FEW_POSITIVES = 5

@@ -435,8 +435,11 @@ def predictions_jsonl(result: RunResult, log_text: str) -> str:
 
 def predictions_table(result: RunResult, log_text: str):
     """One row per document for MLflow's table view (browsed and filtered in
-    the UI): id, split, fields right, fields missing, the answer (under
-    tracking.log_text's rules), then each feature's prediction and gold label."""
+    the UI): id, split, fields right, the fields wrong, fields missing, the
+    answer (named for what it is: the model's, the template filled from the
+    scores, a baseline's labels) and the text the model read (both under
+    tracking.log_text's rules), then each feature's prediction, gold label
+    and, where there is one, P(true)."""
     import pandas as pd
 
     rows = []
@@ -445,13 +448,22 @@ def predictions_table(result: RunResult, log_text: str):
             "id": p.doc_id,
             "split": p.split,
             "right": sum(p.pred[k] is not None and p.pred[k] == g for k, g in p.gold.items()),
+            "wrong": ", ".join(k for k, g in p.gold.items() if p.pred[k] is not None and p.pred[k] != g),
             "missing": sum(v is None for v in p.pred.values()),
-            "answer": text_for_log(p.raw_output, log_text),
+            result.answer_kind: text_for_log(p.raw_output, log_text),
+            "text": text_for_log(result.texts.get(p.doc_id), log_text),
         }
         for k, g in p.gold.items():
             row[k], row[f"{k}_gold"] = p.pred[k], g
+            if p.prob is not None and k in p.prob:
+                row[f"{k}_p"] = round(float(p.prob[k]), 4)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def describe(markdown: str) -> None:
+    """The active run's description: the note the MLflow UI shows on its page."""
+    mlflow.set_tag("mlflow.note.content", markdown)
 
 
 def log_translations(documents, texts: Mapping[str, str], split_of: Mapping[str, str], log_text: str) -> None:
@@ -561,10 +573,13 @@ def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
     return out
 
 
-def log_report(uri: str, experiment: str, folder: str, params: Mapping[str, Any]) -> str:
-    """A run named `report` holding the report's files under report/; returns its id."""
+def log_report(uri: str, experiment: str, folder: str, params: Mapping[str, Any], note: str = "") -> str:
+    """A run named `report` holding the report's files under report/, `note`
+    as its description; returns its id."""
     experiment_id = _open_store(uri, experiment, None)
     with mlflow.start_run(experiment_id=experiment_id, run_name="report", tags={names.ROLE: "report"}) as run:
         _log_params(params)
         mlflow.log_artifacts(folder, "report")
+        if note:
+            describe(note)
     return run.info.run_id
