@@ -45,8 +45,8 @@ demo: setup
 	$(BIN)/harness -m model=keyword-baseline,tfidf-logreg,knn-vote,$(DEMO_MODEL) route=native,reference \
 	  prompt.mode=score prompt.selection=knn prompt.calibration=contextual dataset.limit=40 tracking.experiment=demo
 	$(BIN)/harness-report --experiment demo
-	@echo "MLflow UI: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db"
-	@echo "  then http://127.0.0.1:5000 (experiment demo); the report: reports/demo/report.html"
+	@echo "MLflow UI: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db, then the link above"
+	@echo "  (the runs table, best first); the report: reports/demo/report.html"
 
 # The GPU check's carried wheels (benchmarks/gpu_check.sh on a bare offline GPU machine):
 # for Python $(GPU_PYTHON); FULL=1 adds the scientific stack, for a venv with only torch and transformers.

@@ -4,7 +4,9 @@ Playwright, against `mlflow server` on loopback and the report's HTML page.
 CI installs Chromium (`.ci/run`) and sets HARNESS_CI=1, so there a missing
 browser fails these tests instead of skipping them."""
 
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -170,4 +172,84 @@ def test_report_fits_a_laptop_screen(browser, small_sweep, tmp_path):
     if os.environ.get("HARNESS_SCREENSHOTS"):
         page.locator("h2", has_text="Headline").scroll_into_view_if_needed()
         page.screenshot(path=str(Path(os.environ["HARNESS_SCREENSHOTS"]) / "report-headline.png"))
+    context.close()
+
+
+def test_the_printed_link_opens_the_runs_table_best_first(browser, small_sweep, tmp_path):
+    """harness-report's link opens the runs table on the report's shared
+    view: the report run left out, best median macro-F1 first, the headline
+    metrics in view without the reviewer adding a column."""
+    db = tmp_path / "mlflow.db"  # a copy: the report run it logs stays out of the shared sweep
+    shutil.copyfile(small_sweep["uri"].removeprefix("sqlite:///"), db)
+    uri = f"sqlite:///{db}"
+    args = ("--experiment", small_sweep["experiment"], "--tracking-uri", uri, "--out", str(tmp_path / "report"))
+    done = run_harness(*args, "--bootstrap", "100", module="harness.report", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    link = re.search(r"best first \(with `mlflow ui` running\): (\S+)", done.stdout).group(1)
+    mlflow.set_tracking_uri(uri)
+    found = mlflow.get_experiment_by_name(small_sweep["experiment"])
+    logged = {
+        r.info.run_name: r.data.metrics.get(METRIC)
+        for r in mlflow.search_runs([found.experiment_id], output_format="list")
+    }
+    assert "report" in logged  # the report run is in the store, and must not be in the view
+    with mlflow_server("--backend-store-uri", uri) as server:
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        page = context.new_page()
+        page.goto(link.replace("http://127.0.0.1:5000", server))
+        cells = page.locator(f'[role=gridcell][col-id="metrics.`{METRIC}`"]')
+        cells.first.wait_for()
+        names = [
+            c.inner_text().splitlines()[-1]
+            for c in page.locator('[role=gridcell][col-id="attributes.`Run Name`"]').all()
+        ]
+        values = [float(c.inner_text()) for c in cells.all()]
+        context.close()
+    assert sorted(names) == sorted(small_sweep["names"])
+    assert values == sorted(values, reverse=True) == [pytest.approx(logged[n]) for n in names]
+
+
+def test_documents_side_by_side_filter_sort_and_fit(browser, small_sweep, tmp_path):
+    """The report's documents section, against the runs' own predictions.jsonl:
+    the disagreement filter and one run's errors keep the documents they
+    should, sorting by runs wrong puts the most-missed first, a click opens a
+    document's fields, and nothing widens the page past 1366 pixels."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    _report(page, small_sweep, tmp_path)
+    _, runs = _experiment(small_sweep)
+    rows = {
+        n: {
+            p["id"]: p
+            for p in map(
+                json.loads, mlflow.artifacts.load_text(f"runs:/{runs[n].info.run_id}/predictions.jsonl").splitlines()
+            )
+        }
+        for n in small_sweep["names"]
+    }
+    ids = sorted(rows[small_sweep["names"][0]])
+    keys = list(rows[small_sweep["names"][0]][ids[0]]["gold"])
+
+    def errs(n, d):
+        p = rows[n][d]
+        return any(p["pred"][k] is None or p["pred"][k] != p["gold"][k] for k in keys)
+
+    count = page.locator("#docs-count")
+    assert count.inner_text() == f"{len(ids)} of {len(ids)} documents"
+    differ = [d for d in ids if any(len({rows[n][d]["pred"][k] for n in rows}) > 1 for k in keys)]
+    page.locator("#docs-disagree").check()
+    assert count.inner_text() == f"{len(differ)} of {len(ids)} documents"
+    page.locator("#docs-disagree").uncheck()
+    name = small_sweep["names"][-1]
+    page.locator("#docs-run").select_option(label=name)
+    assert count.inner_text() == f"{sum(errs(name, d) for d in ids)} of {len(ids)} documents"
+    page.locator("#docs-run").select_option(value="")
+    wrong_header = page.locator("#docs th.sort[data-key=wrong]")
+    wrong_header.click(), wrong_header.click()  # descending
+    first = page.locator("#docs tbody tr.doc").first
+    assert int(first.locator("td").last.inner_text()) == max(sum(errs(n, d) for n in rows) for d in ids)
+    first.click()
+    assert page.locator("#docs td.detail").first.is_visible()
+    assert page.locator("#docs td.detail").first.locator("tr").count() == len(keys) + 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
     context.close()

@@ -84,6 +84,7 @@ def test_the_page_says_support_verdict_and_scale_and_links_each_run(built):
     assert "no better than chance (MCC interval holds 0)" in page and "where it holds 0 (its answers agree" in page
     for run in raw:
         assert f'href="http://ui:5000/#/experiments/7/runs/{run["run_id"]}"' in page
+    assert 'href="http://ui:5000/#/experiments/7/runs?viewStateShareKey=harness-headline"' in page
     assert "1,234" in page and "e+03" not in page  # docs/s as a number, not in scientific notation
     assert "Qwen2.5-7B-Instruct" in page and "0.899" in page and "Not comparable run for run" in page
     headline = tables["headline"].set_index("model")
@@ -163,3 +164,25 @@ def test_each_run_and_the_report_run_describe_themselves_in_mlflow(workdir, monk
     report_note = logged.iloc[0]["tags.mlflow.note.content"]
     assert "`report/report.html`" in report_note and "| run | docs | macro-F1 [95% CI] |" in report_note
     assert run["tags.mlflow.runName"] in report_note
+
+
+def test_documents_side_by_side_data_and_no_markup_from_text(built):
+    """One row per document scored by any run, each run's predictions (None
+    where missing) or None where it did not score it; a document's text can
+    not close the page's script."""
+    from harness import documents
+
+    raw, _, _ = built
+    first = {**raw[0], "predictions": [dict(p) for p in raw[0]["predictions"]]}
+    first["predictions"][0]["text"] = "</script><b>x</b>"
+    first["predictions"][1]["pred"] = {**first["predictions"][1]["pred"], "pain": None}
+    second = {**raw[1], "predictions": raw[1]["predictions"][:10]}  # scored only the first 10
+    runs = [report.Run(first), report.Run(second)]
+    data = documents.table_data(runs)
+    assert data["features"] == list(GOLD) and len(data["docs"]) == N_DOCS
+    by_id = {d["id"]: d for d in data["docs"]}
+    assert by_id["1"]["runs"][0]["pred"][0] is None  # missing, not false
+    assert by_id["20"]["runs"][1] is None and by_id["5"]["runs"][1]["pred"] == [i % 2 == 0 for i in [5, 5]]
+    assert by_id["0"]["text"] == "</script><b>x</b>"
+    html = documents.section(runs)
+    assert "</script><b>" not in html and "<\\/script><b>x<\\/b>" in html

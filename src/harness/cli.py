@@ -169,6 +169,8 @@ def execute(p: RunPlan, config_yaml: str) -> float:
                     p.params[names.PROTOCOL],
                     f" (departs in {', '.join(p.departures)})" if p.departures else "",
                 )
+                if getattr(backend, "weights", None):  # the weight format, for the runs table and the report
+                    tracking.set_tags({names.WEIGHTS: backend.weights})
                 result = pipeline.run_cell(cell, backend, reader, chunk_size=conf.chunk_size, checkpoint=checkpoint)
                 result.metrics["data/skipped_empty"] = float(cell.skipped_empty)
                 if result.translations is not None:

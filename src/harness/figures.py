@@ -217,8 +217,20 @@ def _docs_per_s(v: float) -> str:
     return "" if not np.isfinite(v) else f"{v:,.0f}" if v >= 100 else f"{v:.2f}"
 
 
-def html(tables: Tables, files: Mapping[str, Path], *, experiment: str, n_boot: int, ui: str = "") -> str:
-    """The whole report as one page: tables inline, figures embedded as data URIs."""
+def html(
+    tables: Tables,
+    files: Mapping[str, Path],
+    *,
+    experiment: str,
+    n_boot: int,
+    ui: str = "",
+    runs_table: str = "",
+    documents: str = "",
+) -> str:
+    """The whole report as one page: tables inline, figures embedded as data
+    URIs; `ui` the MLflow UI's address (links to runs), `runs_table` the link
+    to the experiment's runs table, `documents` the documents-side-by-side section."""
+    runs_link = f'; <a href="{runs_table}">the MLflow runs table, best first</a>' if runs_table else ""
     # The label says model, route, shots, selection and mode; headline.csv keeps them apart.
     h = tables["headline"].copy()
     h.insert(0, "run", _run_links(h, ui) if "experiment_id" in h else [html_escape.escape(str(v)) for v in h["label"]])
@@ -263,6 +275,9 @@ table.t {{ border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1.5em; }}
 div.scroll {{ overflow-x: auto; max-width: 100%; }}
 table.t small {{ display: block; color: #666; font-size: 11px; white-space: nowrap; }}
 table.t th, table.t td {{ padding: 3px 5px; border-bottom: 1px solid #ddd; text-align: left; }}
+td.right {{ color: #276b2b; }} td.wrong {{ color: #a4262c; }} td.none {{ color: #999; }}
+tr.doc {{ cursor: pointer; }} td.text {{ max-width: 24em; }} td.detail table {{ margin: 0.3em 0; }}
+p.fulltext {{ white-space: pre-wrap; max-width: 60em; }} div.controls label {{ margin-right: 1.2em; }}
 figure {{ margin: 1em 0 2em; }} img {{ max-width: 100%; }} figcaption {{ color: #555; font-size: 13px; }}
 </style></head><body>
 <h1>{title}</h1>
@@ -273,7 +288,7 @@ runs that differ only in route, or only in model, on the documents both scored (
 are Holm-corrected within each table (<code>p_holm</code>).</p>
 <p>{VERDICT_RULE} <code>protocol</code>: <code>reference</code> where every element of the run's
 protocol is the reference study's, <code>harness</code> where some depart (listed under
-<code>departures</code>; docs/protocol.md). Each run's name links to its MLflow run.</p>
+<code>departures</code>; docs/protocol.md). Each run's name links to its MLflow run{runs_link}.</p>
 <h2>Headline</h2>{_table(h, raw=("run",))}
 <h2>Macro-F1 per feature</h2>
 <p>Each feature's header gives its gold positives among the evaluated documents (n+); with fewer than
@@ -289,6 +304,7 @@ headline's median over features still counts every feature, as the reference stu
 {figure("route_effects", "Translation and route effects: macro-F1 of route B minus route A, per feature.")}
 {figure("sensitivity_specificity", "Median sensitivity and specificity per run.")}
 {figure("mcc_missing", "Median MCC and the share of missing answers per run.")}
+{documents}
 <h2>For scale: the reference study's published medians</h2>
 <p>Not comparable run for run: the study's private data (1,221 calls), its models at 1.5-8B parameters,
 one L4 GPU (arXiv 2602.21374). Medians over the 13 features.</p>

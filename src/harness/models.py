@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -100,6 +101,12 @@ def _assembled(package: str, gguf_file: str) -> Optional[Path]:
         return Path(assemble(target))
     except (OSError, ValueError) as e:
         raise HarnessError(f"model path pkg://{package}: cannot assemble {gguf_file}: {e}") from None
+
+
+def quantization(gguf_file: str) -> str:
+    """A GGUF file's weight type as its name states it (Q4_K_M, Q4_1, F16, ...), else "GGUF"."""
+    found = re.search(r"(?<![A-Za-z0-9])(I?Q\d(?:_[A-Z0-9]+)*|BF16|F16|F32)(?![A-Za-z0-9])", Path(gguf_file).stem, re.I)
+    return found.group(1).upper() if found else "GGUF"
 
 
 def fingerprint(folder: Path) -> str:

@@ -27,6 +27,7 @@ COMPARISON_KEYS = {
     "draws": "comparison_key.draws",
 }  # prompt: what a model reads (two models pair only if equal)
 TRANSLATOR_MODEL = "translator.model.name"  # flattened config: which translations a run read
+WEIGHTS = "weights"  # tag: the weight format the model computes with (GGUF Q4_K_M dequantized, bfloat16, ...)
 POOL = "pool"  # real | synthetic: where the examples came from (also a tag)
 POOL_FILE = "prompt.pool_file"  # flattened config: the synthetic pool's file (none for a real pool)
 POOL_DIGEST = "pool_digest"  # the synthetic pool file's digest

@@ -96,6 +96,14 @@ def git_commit() -> str:
         return "unknown"
 
 
+# Flattened config entries a short param name below already logs: each is
+# logged once, under the short name (docs/tracking.md).
+REPEATED = frozenset(
+    {"model.name", "route.name", "prompt.name", "prompt.mode", "prompt.shots", "prompt.selection", "dataset.name"}
+    | {"prompt.pool"}
+)
+
+
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     """{"a": {"b": 1}, "c": [1, 2]} -> {"a.b": 1, "c": "[1, 2]"}: one param per
     setting, lists kept whole as JSON."""
@@ -178,8 +186,8 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
         "route": route.name,
         "language": ds.language,
         "shots": str(cell.shots_per_document),
-        "selection": prompt.selection.value,
-        "mode": prompt.mode.value,
+        # A baseline reads no prompt: it neither scores nor generates, nor draws examples.
+        **({} if baseline else {"mode": prompt.mode.value, "selection": prompt.selection.value}),
         names.POOL: prompt.pool.value,
         names.PROTOCOL: named[names.PROTOCOL],
         **conf.tracking.tags,
@@ -191,7 +199,7 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
         cell_hash=cell_hash,
         settings_hash=named[names.CELL_SETTINGS],
         name=run_name(conf, cell, baseline, cls.learns_from_pool),
-        params={**flatten(plain), **named},
+        params={**{k: v for k, v in flatten(plain).items() if k not in REPEATED}, **named},
         tags=tags,
         checkpoint=checkpoint_path(conf, cell_hash),
         departures=departures,

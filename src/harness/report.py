@@ -19,7 +19,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from . import comparisons, names, progress, stats
+from . import comparisons, documents, names, progress, stats
 from .errors import HarnessError, exit_on_user_error
 
 log = logging.getLogger("harness.report")
@@ -44,11 +44,14 @@ class Run:
     def __init__(self, raw: dict[str, Any]):
         self.run_id, self.name = raw["run_id"], raw["name"]
         self.experiment_id = raw.get("experiment_id")
-        self.params, self.metrics = raw["params"], raw["metrics"]
+        self.params, self.metrics, self.tags = raw["params"], raw["metrics"], raw.get("tags", {})
         self.label = self.name
         rows = raw["predictions"] or []
         self.keys = list(rows[0]["gold"]) if rows else []
         self.doc_ids = [r["id"] for r in rows]
+        self.row_of = {d: i for i, d in enumerate(self.doc_ids)}
+        self.probs = [r.get("prob") for r in rows]  # P(true) per feature, where the run has it
+        self.texts = {r["id"]: r["text"] for r in rows if r.get("text")}  # what the model read, as logged
         shape = (len(rows), len(self.keys))
         self.gold = np.array([[r["gold"][k] for k in self.keys] for r in rows], dtype=bool).reshape(shape)
         answers = [[r["pred"].get(k) for k in self.keys] for r in rows]
@@ -71,8 +74,7 @@ class Run:
 
     def subset(self, doc_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(gold, pred, missing) rows for these documents, in this order."""
-        where = {d: i for i, d in enumerate(self.doc_ids)}
-        rows = [where[d] for d in doc_ids]
+        rows = [self.row_of[d] for d in doc_ids]
         return self.gold[rows], self.pred[rows], self.missing[rows]
 
 
@@ -143,6 +145,7 @@ def headline(grouped: list[list[Run]], n_boot: int, seed: int) -> pd.DataFrame:
             "label": first.label,
             **{k: first.params.get(k) for k in DESCRIBE},
             "departures": first.params.get(names.PROTOCOL_DEPARTURES, ""),
+            "weights": first.tags.get(names.WEIGHTS, ""),
             "n_docs": len(first.doc_ids),
             "draws": len(g),
         }
@@ -300,9 +303,36 @@ def build(
         files[f"{name}.png"] = out / f"{name}.png"
         draw(tables, files[f"{name}.png"])
     files["report.html"] = out / "report.html"
-    page = figures.html(tables, files, experiment=experiment, n_boot=n_boot, ui=ui)
+    experiment_id = runs[0].experiment_id
+    link = runs_url(ui, experiment_id) if experiment_id else ""
+    side_by_side = documents.section([r for g in grouped for r in g[:1]])  # a group's first draw
+    page = figures.html(
+        tables, files, experiment=experiment, n_boot=n_boot, ui=ui, runs_table=link, documents=side_by_side
+    )
     files["report.html"].write_text(page, encoding="utf-8")
     return files, tables
+
+
+# The runs table as a reviewer wants it first: the report run left out, best
+# median macro-F1 first, the headline metrics as columns. Saved as the MLflow
+# UI's own shared view (MLflow 3.17's format; a UI that does not know it
+# opens the plain runs table).
+VIEW_KEY = "harness-headline"
+VIEW = {
+    "searchFilter": "attributes.run_name != 'report'",
+    "orderByKey": "metrics.`median/macro_f1`",
+    "orderByAsc": False,
+    "selectedColumns": [
+        *(f"metrics.`{m}`" for m in ("median/macro_f1", "median/mcc", "median/sensitivity", "median/specificity")),
+        *(f"metrics.`{m}`" for m in ("missing/rate", "throughput/docs_per_s")),
+        *(f"params.`{p}`" for p in (names.MODEL, names.ROUTE, names.PROTOCOL)),
+    ],
+}
+
+
+def runs_url(ui: str, experiment_id: str) -> str:
+    """The experiment's runs table in the MLflow UI, opened on VIEW."""
+    return f"{ui}/#/experiments/{experiment_id}/runs?viewStateShareKey={VIEW_KEY}"
 
 
 def folder_name(experiment: str) -> str:
@@ -332,9 +362,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             raise HarnessError(f"--out {out} is a file; name a folder for the report's files")
         with tracking.store_errors(args.tracking_uri):
             runs = tracking.result_runs(args.tracking_uri, args.experiment)
-            files, tables = build(
-                runs, out, experiment=args.experiment, n_boot=args.bootstrap, seed=args.seed, ui=args.ui.rstrip("/")
-            )
+            ui = args.ui.rstrip("/")
+            files, tables = build(runs, out, experiment=args.experiment, n_boot=args.bootstrap, seed=args.seed, ui=ui)
             print(headline_text(tables["headline"]))
             print(f"wrote {len(files)} files to {out}/ (open {files['report.html']})")
             if not args.no_log:
@@ -346,6 +375,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                     note=headline_markdown(tables["headline"], args.experiment),
                 )
                 print(f"logged as run {run_id} (report/) in experiment {args.experiment!r}")
+                experiment_id = runs[0]["experiment_id"]
+                tracking.share_view(args.tracking_uri, experiment_id, VIEW_KEY, VIEW)
+                print(f"MLflow runs table, best first (with `mlflow ui` running): {runs_url(ui, experiment_id)}")
 
     exit_on_user_error("harness-report", body)
 

@@ -366,6 +366,10 @@ def finished_metric(run_id: str, name: str) -> float:
     return mlflow.MlflowClient().get_run(run_id).data.metrics.get(name, float("nan"))
 
 
+def set_tags(tags: Mapping[str, str]) -> None:
+    mlflow.set_tags(dict(tags))
+
+
 def log_metrics(metrics: Mapping[str, float], step: Optional[int] = None) -> None:
     mlflow.log_metrics(dict(metrics), step=step)
 
@@ -429,6 +433,8 @@ def predictions_jsonl(result: RunResult, log_text: str) -> str:
             row["prob"] = dict(p.prob)
         if p.shot_ids is not None:
             row["shot_ids"] = list(p.shot_ids)
+        if p.doc_id in result.texts:  # what the model read, as tracking.log_text allows
+            row["text"] = text_for_log(result.texts[p.doc_id], log_text)
         rows.append(json.dumps(row, ensure_ascii=False) + "\n")
     return "".join(rows)
 
@@ -571,6 +577,14 @@ def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def share_view(uri: str, experiment_id: str, key: str, state: Mapping[str, Any]) -> None:
+    """A view of the experiment's runs table (filter, sort, columns) saved as
+    the MLflow UI's "Share" button saves one: an experiment tag the UI reads
+    from `?viewStateShareKey=<key>`."""
+    _connect(uri)
+    mlflow.MlflowClient().set_experiment_tag(experiment_id, f"mlflow.sharedViewState.{key}", json.dumps(state))
 
 
 def log_report(uri: str, experiment: str, folder: str, params: Mapping[str, Any], note: str = "") -> str:

@@ -29,7 +29,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ..config import Mode
 from ..errors import HarnessError
-from ..models import fingerprint, resolve_model
+from ..models import fingerprint, quantization, resolve_model
 from ..prompts import plain_turns
 from ..records import Generation, Request, Scores
 from . import Backend, OnBatch, fit_to_context
@@ -100,6 +100,8 @@ class TransformersBackend(Backend):
         dtype = default_dtype(self.device) if dtype == "auto" else dtype
         # What decides this backend's outputs: names its translations in the cache.
         self.identity = f"{path}@{fingerprint(folder)}/{dtype}"
+        # The weights as the model computes with them (a run's `weights` tag).
+        self.weights = f"GGUF {quantization(gguf_file)} dequantized, {dtype}" if gguf_file else dtype
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         # A prompt is tokenized to fit it, to find the shared prefix and to batch
         # it: once is enough (4 bytes a token: a few MB for a run's prompts).

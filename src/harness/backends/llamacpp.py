@@ -38,7 +38,7 @@ import numpy as np
 
 from ..config import Mode
 from ..errors import HarnessError
-from ..models import gguf_path
+from ..models import gguf_path, quantization
 from ..prompts import plain_turns
 from ..records import Generation, Request, Scores
 from . import Backend, OnBatch, fit_to_context
@@ -102,6 +102,7 @@ class LlamaCppBackend(Backend):
         with gguf.open("rb") as f:  # the header and first tensors: tells two files apart without reading GBs
             digest = hashlib.sha256(f.read(1 << 24)).hexdigest()[:12]
         self.identity = f"llama.cpp:{path}/{gguf_file}@{digest}-{gguf.stat().st_size}/fa={flash_attn}"
+        self.weights = f"GGUF {quantization(gguf_file)}, as stored (llama.cpp)"  # a run's `weights` tag
         self._vocab = llama_cpp.llama_model_get_vocab(self.llama.model)
         self._n_vocab = self.llama.n_vocab()
         self._formatter = self._chat_formatter()
