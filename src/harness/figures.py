@@ -297,7 +297,12 @@ headline's median over features still counts every feature, as the reference stu
 {_table(f1_table, raw=("run",))}
 <details><summary>MCC per feature</summary>{_table(mcc_table, raw=("run",))}</details>
 {figure("heatmap", "Macro-F1 per run and feature (n+: gold positives; * fewer than " + str(FEW_POSITIVES) + ").")}
-<h2>Paired comparisons: median macro-F1, B minus A</h2>{_table(comparisons)}
+<h2>Paired comparisons: median macro-F1, B minus A</h2>
+<p>A median over 13 features moves in steps, so many resamples can give a difference of exactly 0. Such
+resamples count on both sides of 0 in <code>p</code> (twice the share of resampled differences at or beyond
+0), and where they are most of them an interval ending at 0.000 goes with <code>p</code> = 1: no evidence of a
+difference, whatever the point estimate.</p>
+{_table(comparisons)}
 <h2>Per feature: macro-F1 difference and McNemar's exact test</h2>
 <details><summary>{len(features)} rows (McNemar counts: A right where B is wrong, and the reverse)</summary>
 {_table(features)}</details>
