@@ -233,10 +233,16 @@ def html(
     runs_link = f'; <a href="{runs_table}">the MLflow runs table, best first</a>' if runs_table else ""
     # The label says model, route, shots, selection and mode; headline.csv keeps them apart.
     h = tables["headline"].copy()
-    h.insert(0, "run", _run_links(h, ui) if "experiment_id" in h else [html_escape.escape(str(v)) for v in h["label"]])
-    h = h.drop(
-        columns=["label", "model", "route", "shots", "selection", "mode", "run_id", "experiment_id"], errors="ignore"
-    )
+    h.insert(0, "run", _run_links(h, ui))
+    # How each run was made, in a table of its own: the headline stays within a laptop's width.
+    apart = [c for c in ("prompt", "dataset", "protocol", "departures", "weights") if c in h]
+    made = h[["run", *apart]].copy()
+    if "departures" in made:
+        made["departures"] = made["departures"].fillna("").str.replace(",", ", ")
+    if "verdict" in h:  # the rule beside the table says what the interval shows
+        h["verdict"] = h["verdict"].str.replace(r" \(.*\)$", "", regex=True)
+    in_label = ["label", "model", "route", "shots", "selection", "mode", "run_id", "experiment_id"]
+    h = h.drop(columns=in_label + apart, errors="ignore")
     h["docs_per_s"] = [_docs_per_s(v) for v in h["docs_per_s"]]
     h["macro_f1_iqr"] = [f"{q1:.3f}-{q3:.3f}" for q1, q3 in zip(h.pop("macro_f1_q1"), h.pop("macro_f1_q3"))]
     spread = {s: h.pop(f"macro_f1_{s}") for s in ("min", "max", "sd")}
@@ -290,6 +296,8 @@ are Holm-corrected within each table (<code>p_holm</code>).</p>
 protocol is the reference study's, <code>harness</code> where some depart (listed under
 <code>departures</code>; docs/protocol.md). Each run's name links to its MLflow run{runs_link}.</p>
 <h2>Headline</h2>{_table(h, raw=("run",))}
+<details><summary>How each run was made: prompt, dataset, protocol and its departures, weights</summary>
+{_table(made, raw=("run",))}</details>
 <h2>Macro-F1 per feature</h2>
 <p>Each feature's header gives its gold positives among the evaluated documents (n+); with fewer than
 {FEW_POSITIVES} a feature is marked too few to judge: one positive found can make a perfect score. The

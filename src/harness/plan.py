@@ -99,8 +99,8 @@ def git_commit() -> str:
 # Flattened config entries a short param name below already logs: each is
 # logged once, under the short name (docs/tracking.md).
 REPEATED = frozenset(
-    {"model.name", "route.name", "prompt.name", "prompt.mode", "prompt.shots", "prompt.selection", "dataset.name"}
-    | {"prompt.pool"}
+    ("model.name", "route.name", "prompt.name", "prompt.mode", "prompt.shots", "prompt.selection")
+    + ("dataset.name", "prompt.pool")
 )
 
 
