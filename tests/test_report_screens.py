@@ -11,7 +11,7 @@ from sklearn.metrics import f1_score, matthews_corrcoef
 
 from harness import metrics, report
 
-N_DOCS, N_BOOT, SEED = 30, 300, 0
+N_DOCS, N_BOOT, SEED = 30, 100, 0
 GOLD = {
     "pain": [i % 5 < 2 for i in range(N_DOCS)],  # 12 positives
     "seizures": [i == 7 for i in range(N_DOCS)],  # 1: too few to judge
