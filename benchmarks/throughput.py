@@ -501,7 +501,9 @@ def random_folder(args, device: torch.device, dtype: str, into: Path) -> Path:
         conf, _ = typed(compose(config_name="config", overrides=[f"model={args.model}", f"dataset={args.dataset}"]))
     documents = prepare(conf).documents
     tok = families.tokenizer([d.text for d in documents] + [d.reference or "" for d in documents])
-    size = args.model if args.random == "real" and args.model in families.REAL else None
+    if args.random == "real" and args.model not in families.REAL:
+        sys.exit(f"throughput: --random real knows the sizes of {', '.join(families.REAL)}, not {args.model}")
+    size = args.model if args.random == "real" else None
     start = time.perf_counter()
     folder = families.build(conf.model.family, into, tok, size=size, dtype=dtype, device=device.type)
     print(f"random weights: {conf.model.family} ({size or 'tiny'}) built in {time.perf_counter() - start:.1f} s")

@@ -185,3 +185,19 @@ def test_bfloat16_on_cuda_reports_agreement(family, case, capsys):
     )
     with capsys.disabled():
         print(f"\nbf16 agreement {family}: {same}/{len(requests)} answers equal, P(true) within {gap:.4f}")
+
+
+def test_the_gpu_bundle_names_what_it_lacks_and_fails(tmp_path, capsys):
+    """A needed distribution neither installed nor carried: one line naming it, exit status 1, nothing installed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_bundle", ROOT / "benchmarks" / "gpu_bundle.py")
+    bundle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bundle)
+    (tmp_path / "needs.txt").write_text("pytest==1\nno-such-distribution-here==1.0\n")
+    assert bundle.install(tmp_path, tmp_path / "site") == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"gpu_bundle: no-such-distribution-here is needed, not installed and not in {tmp_path} "
+        "(make the bundle with --full)"
+    ]
+    assert not (tmp_path / "site").exists()

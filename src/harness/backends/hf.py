@@ -120,8 +120,8 @@ class TransformersBackend(Backend):
         # Rows per forward pass over prompts (score mode's only pass, generate
         # mode's first). Fewer rows a pass, less padding, more passes. On a CPU
         # padding costs about what tokens cost: pairs were 1.04-1.20x faster in
-        # float32 and, in bfloat16, 1.3-1.35x in score mode (throughput.py
-        # --ablations; 2-core Zen 4, 2026-12-04). A GPU reads the whole batch at once.
+        # float32 (Xeon, --ablations) and 1.34-1.35x in bfloat16 score mode
+        # (Zen 4; docs/speed.md). A GPU reads the whole batch at once.
         self.prefill_batch_size = (
             (2 if self.device.type == "cpu" else self.batch_size)
             if prefill_batch_size == "auto"
