@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # AMX/AVX-512 code paths that crash (general protection fault) on this kind of machine.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: setup setup-test setup-llamacpp demo test fast lint gpu-bundle
+.PHONY: setup setup-test setup-llamacpp demo screenshots test fast lint gpu-bundle
 setup: $(VENV)/.installed
 setup-test: $(VENV)/.test-installed
 # The llama.cpp backend (model=*-llamacpp, *-q4km) alone, without the test tools (~5 min build).
@@ -47,6 +47,10 @@ demo: setup
 	$(BIN)/harness-report --experiment demo
 	@echo "MLflow UI: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db, then the link above"
 	@echo "  (the runs table, best first); the report: reports/demo/report.html"
+
+# docs/results.md's screenshots (docs/img), taken in Chromium from the experiment `make demo` left.
+screenshots: demo setup-test
+	HARNESS_SCREENSHOTS=docs/img $(BIN)/pytest -q -p no:cacheprovider tests/test_browser.py -k screenshots_of_make_demo
 
 # The GPU check's carried wheels (benchmarks/gpu_check.sh on a bare offline GPU machine):
 # for Python $(GPU_PYTHON); FULL=1 adds the scientific stack, for a venv with only torch and transformers.

@@ -155,7 +155,10 @@ def test_each_run_and_the_report_run_describe_themselves_in_mlflow(workdir, monk
     note = run["tags.mlflow.note.content"]
     assert note.startswith(f"**{run['tags.mlflow.runName']}**: median macro-F1 {run['metrics.median/macro_f1']:.3f} [")
     assert "Verdict: " in note and "Scored 12 test documents of demo_fa" in note
-    assert "- `scored_set`: it scores a split or the first documents, not every document" in note
+    assert "no language model (a baseline)" in note  # its prompt and answer elements do not apply
+    assert note.count("it scores a split or the first documents, not every document") == 1
+    assert run["params.protocol"] == "baseline" and run["params.protocol_departures"] == "scored_set"
+    assert "params.mode" not in run or run.isna()["params.mode"]  # reads no prompt: neither scores nor generates
 
     uri = f"sqlite:///{workdir}/mlruns/mlflow.db"
     report.main(["--experiment", "harness", "--tracking-uri", uri, "--out", str(workdir / "rep"), "--bootstrap", "200"])

@@ -42,7 +42,7 @@ def section(runs: Sequence[Any]) -> str:
     data = table_data(runs)
     options = "".join(f'<option value="{j}">{k}</option>' for j, k in enumerate(data["features"]))
     run_options = "".join(f'<option value="{i}">{_escape(label)}</option>' for i, label in enumerate(data["runs"]))
-    heads = "".join(f'<th class="run">{_escape(label)}</th>' for label in data["runs"])
+    heads = "".join(f'<th class="run">{breakable(label)}</th>' for label in data["runs"])
     payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")  # no "</script>" inside the data
     return f"""<h2 id="documents">Documents side by side</h2>
 <p>One row per evaluated document, one column per run: the fields it got wrong and how many it left
@@ -60,6 +60,11 @@ missing. Click a row for each field's gold label and every run's prediction and 
 
 def _escape(text: str) -> str:
     return html.escape(str(text))
+
+
+def breakable(label: str) -> str:
+    """A run label, escaped, that may wrap after each `|` (not inside a model's name)."""
+    return _escape(label).replace("|", "|<wbr>")
 
 
 # Plain DOM building with textContent only: no document text becomes markup.

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .documents import breakable  # noqa: E402
 from .stats import FEW_POSITIVES, VERDICT_RULE  # noqa: E402
 
 Tables = Mapping[str, pd.DataFrame]
@@ -193,11 +194,11 @@ def feature_table(per_feature: pd.DataFrame, labels, metric: str) -> pd.DataFram
     for k, (lo, hi) in support.iterrows():
         n = f"{lo}" if lo == hi else f"{lo}-{hi}"
         headers[k] = f"{k}<small>n+ {n}{': too few' if hi < FEW_POSITIVES else ''}</small>"
-    table = {"run": list(labels)}
-    for k, header in headers.items():
+    table = {"run": [breakable(label) for label in labels]}
+    for k, header in headers.items():  # two decimals: 13 features and a label within a laptop's width
         cells = rows[rows["feature"] == k].set_index("label").reindex(labels)
         table[header] = [
-            f"{v:.3f}<small>[{lo:.3f}, {hi:.3f}]</small>" if np.isfinite(lo) else ("" if np.isnan(v) else f"{v:.3f}")
+            f"{v:.2f}<small>[{lo:.2f}, {hi:.2f}]</small>" if np.isfinite(lo) else ("" if np.isnan(v) else f"{v:.2f}")
             for v, lo, hi in zip(cells["value"], cells["lo"], cells["hi"])
         ]
     return pd.DataFrame(table)
@@ -207,10 +208,21 @@ def _run_links(h: pd.DataFrame, ui: str) -> list[str]:
     """Each headline row's label, linked to its MLflow run (the first of its draws)."""
     out = []
     for label, exp, ids in zip(h["label"], h.get("experiment_id", [None] * len(h)), h["run_id"]):
-        text = html_escape.escape(str(label))
+        text = breakable(label)
         run = str(ids).split()[0] if isinstance(ids, str) and ids else None
         out.append(f'<a href="{ui}/#/experiments/{exp}/runs/{run}">{text}</a>' if exp and run else text)
     return out
+
+
+# The per-feature comparison's headers, in words that wrap (feature_comparisons.csv keeps the names).
+MCNEMAR_HEADERS = {
+    "macro_f1_a": "macro-F1 A",
+    "macro_f1_b": "macro-F1 B",
+    "a_right_b_wrong": "A right, B wrong",
+    "b_right_a_wrong": "B right, A wrong",
+    "p_mcnemar": "p (McNemar)",
+    "p_holm": "p (Holm)",
+}
 
 
 def _docs_per_s(v: float) -> str:
@@ -260,6 +272,9 @@ def html(
     if not several:
         comparisons = comparisons.drop(columns="draws")
     features = _with_interval(tables["feature_comparisons"], ("delta",))
+    for side in ("a", "b"):
+        features[side] = features[side].map(breakable)
+    features = features.rename(columns=MCNEMAR_HEADERS)
     labels = list(tables["headline"]["label"])
     f1_table = feature_table(tables["per_feature"], labels, "macro_f1")
     mcc_table = feature_table(tables["per_feature"], labels, "mcc")
@@ -294,7 +309,8 @@ runs that differ only in route, or only in model, on the documents both scored (
 are Holm-corrected within each table (<code>p_holm</code>).</p>
 <p>{VERDICT_RULE} <code>protocol</code>: <code>reference</code> where every element of the run's
 protocol is the reference study's, <code>harness</code> where some depart (listed under
-<code>departures</code>; docs/protocol.md). Each run's name links to its MLflow run{runs_link}.</p>
+<code>departures</code>; docs/protocol.md), <code>baseline</code> for a run with no language model (of the
+protocol only the documents scored apply). Each run's name links to its MLflow run{runs_link}.</p>
 <h2>Headline</h2>{_table(h, raw=("run",))}
 <details><summary>How each run was made: prompt, dataset, protocol and its departures, weights</summary>
 {_table(made, raw=("run",))}</details>
@@ -313,7 +329,7 @@ difference, whatever the point estimate.</p>
 {_table(comparisons)}
 <h2>Per feature: macro-F1 difference and McNemar's exact test</h2>
 <details><summary>{len(features)} rows (McNemar counts: A right where B is wrong, and the reverse)</summary>
-{_table(features)}</details>
+{_table(features, raw=("a", "b"))}</details>
 {figure("route_effects", "Translation and route effects: macro-F1 of route B minus route A, per feature.")}
 {figure("sensitivity_specificity", "Median sensitivity and specificity per run.")}
 {figure("mcc_missing", "Median MCC and the share of missing answers per run.")}

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from . import stats
-from .protocol import DEPARTURE_WORDS
+from .protocol import BASELINE, DEPARTURE_WORDS
 from .records import Prediction
 
 N_BOOT = 1000  # resamples for a run's own intervals (the report takes more)
@@ -40,7 +40,11 @@ def run_note(
     point = stats.medians(gold, pred, missing, np.ones((1, len(predictions))))
     samples = stats.medians(gold, pred, missing, stats.resample_weights(len(predictions), N_BOOT, seed))
     (f1_lo, f1_hi), (mcc_lo, mcc_hi) = stats.interval(samples["macro_f1"]), stats.interval(samples["mcc"])
-    if departures:
+    if protocol == BASELINE:
+        how = "no language model (a baseline): of the reference study's protocol only the documents scored apply"
+        ways = "".join(f"; it {DEPARTURE_WORDS.get(d, d)}" for d in departures)
+        how += ways + "." if departures else ", as the study's."
+    elif departures:
         how = f"protocol `{protocol}`, departing from the reference study's in {len(departures)} elements:\n" + (
             "\n".join(f"- `{d}`: it {DEPARTURE_WORDS.get(d, d)}" for d in departures)
         )

@@ -155,24 +155,25 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
     )
     cell_hash = identity.digest(ident)
     settings = protocol_settings(conf, cell.task, cell.shots_per_document, cls.applies_generation_config)
-    departures = tuple(protocol.departures(settings))
+    departures = tuple(protocol.baseline_departures(settings) if baseline else protocol.departures(settings))
     model, route, prompt, ds = conf.model, conf.route, conf.prompt, conf.dataset
     pool = _pool_params(conf, cell)
     named = {
         names.MODEL: model.name,
         names.ROUTE: route.name,
         names.PROMPT: prompt.name,
-        names.MODE: prompt.mode.value,
+        # A baseline reads no prompt: it neither scores nor generates, nor draws examples.
+        **({} if baseline else {names.MODE: prompt.mode.value}),
         names.SHOTS: cell.shots_per_document,
-        names.SELECTION: prompt.selection.value,
+        **({} if baseline else {names.SELECTION: prompt.selection.value}),
         names.SEED: conf.seed,
         names.BASELINE: str(baseline).lower(),
         **pool,
         names.DATASET: ds.name,
         names.DATASET_DIGEST: cell.dataset_digest,
-        names.PROTOCOL: protocol.protocol_name(settings),
+        names.PROTOCOL: protocol.BASELINE if baseline else protocol.protocol_name(settings),
         names.PROTOCOL_DEPARTURES: ",".join(departures),
-        names.PROTOCOL_UNVERIFIABLE: ",".join(protocol.unverifiable(settings)),
+        names.PROTOCOL_UNVERIFIABLE: "" if baseline else ",".join(protocol.unverifiable(settings)),
         names.CONFIG_HASH: cell_hash,
         names.CELL_SETTINGS: identity.without_data(ident),
         **{names.COMPARISON_KEYS[k]: v for k, v in identity.comparison_keys(ident).items()},
@@ -186,7 +187,6 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
         "route": route.name,
         "language": ds.language,
         "shots": str(cell.shots_per_document),
-        # A baseline reads no prompt: it neither scores nor generates, nor draws examples.
         **({} if baseline else {"mode": prompt.mode.value, "selection": prompt.selection.value}),
         names.POOL: prompt.pool.value,
         names.PROTOCOL: named[names.PROTOCOL],

@@ -125,3 +125,14 @@ def unverifiable(s: Settings) -> list[str]:
 def protocol_name(s: Settings) -> str:
     """ "reference" when no element departs from the study, else "harness"."""
     return "harness" if departures(s) else "reference"
+
+
+# A baseline reads no prompt and writes no answer: of the protocol only the
+# documents it scores apply to it. Its protocol is named BASELINE.
+BASELINE = "baseline"
+BASELINE_ELEMENTS = frozenset({"scored_set"})
+
+
+def baseline_departures(s: Settings) -> list[str]:
+    """The elements that apply to a baseline where it departs, sorted."""
+    return [d for d in departures(s) if d in BASELINE_ELEMENTS]
