@@ -1,9 +1,8 @@
-"""What one MLflow trace per document would cost on the default store
-(SQLite, no server): seconds and store size per 1,000 documents, against the
-run's artifacts as the harness logs them now (predictions.jsonl and
-predictions_table.json). Each trace: inputs (document id, route), outputs
-(the 13 parsed fields), the gold labels as an expectation, and the fields
-right as feedback (issue 27, item 7).
+"""What `tracking.traces=true` costs on the default store (SQLite, no
+server): seconds and store size per 1,000 documents of `tracking.log_traces`
+(a trace per document with its text under log_text=full, its fields and
+answer, the gold expectation and the fields-right feedback), against the
+run's own artifacts (predictions.jsonl and predictions_table.json).
 
     python benchmarks/traces.py --docs 1000
 """
@@ -12,19 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-# Each trace written before its expectation and feedback refer to it (export is asynchronous by default).
-os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
-import mlflow  # noqa: E402
+import mlflow
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+from harness.records import Prediction, RunResult  # noqa: E402
+from harness.tracking import log_traces  # noqa: E402
 
 KEYS = [f"feature_{i}" for i in range(13)]
 
@@ -43,6 +41,7 @@ def main() -> None:
             "id": f"fa-{i:05d}",
             "gold": {k: rng.random() < 0.2 for k in KEYS},
             "pred": {k: rng.random() < 0.2 for k in KEYS},
+            "text": "Operator: hello. Caller: " + "x" * 1500,  # about a demo transcript's length
         }
         for i in range(args.docs)
     ]
@@ -64,14 +63,9 @@ def main() -> None:
         artifacts_bytes = size(store) - base
         with mlflow.start_run() as run:
             start = time.perf_counter()
-            for d in docs:
-                with mlflow.start_span(name="document", span_type="PARSER") as span:
-                    span.set_inputs({"doc_id": d["id"], "route": "native"})
-                    span.set_outputs(d["pred"])
-                trace_id = span.trace_id
-                mlflow.log_expectation(trace_id=trace_id, name="gold", value=d["gold"])
-                right = sum(d["pred"][k] == d["gold"][k] for k in KEYS)
-                mlflow.log_feedback(trace_id=trace_id, name="fields_right", value=right)
+            predictions = [Prediction(d["id"], "test", "{...}", d["pred"], d["gold"]) for d in docs]
+            texts = {d["id"]: d["text"] for d in docs}
+            log_traces(RunResult(predictions, {}, {}, [], texts=texts), "native", "full")
             traces_s = time.perf_counter() - start
         traces_bytes = size(store) - base - artifacts_bytes
         found = mlflow.search_traces(locations=[run.info.experiment_id], max_results=5, return_type="list")

@@ -225,6 +225,7 @@ def small_sweep(tmp_path_factory) -> dict:
         "dataset.limit=12",
         "prompt.mode=score",
         "prompt.shots=1",
+        "tracking.traces=true",
         f"tracking.experiment={experiment}",
         cwd=folder,
     )

@@ -175,6 +175,24 @@ def test_report_fits_a_laptop_screen(browser, small_sweep, tmp_path):
     context.close()
 
 
+def test_the_traces_view_lists_each_document_with_its_fields_right(page, small_sweep, server):
+    """tracking.traces=true (the sweep sets it): the experiment's Traces view
+    shows a scored document as its run logged it: id, route, fields right."""
+    experiment_id, runs = _experiment(small_sweep)
+    run = runs[small_sweep["names"][-1]]  # the sweep's last run: the view's first page, newest first
+    traces = mlflow.search_traces(locations=[experiment_id], run_id=run.info.run_id, return_type="list")
+    assert len(traces) == 12
+    page.goto(f"{server}/#/experiments/{experiment_id}/traces")
+    page.get_by_text("fields_right", exact=True).first.wait_for()
+    for trace in traces:  # the table's rows are divs of role=cell; a row's input link names its trace
+        link = page.locator(f'[aria-label="Open trace {trace.info.trace_id} — input"]')
+        row = link.locator("xpath=ancestor::div[@role='cell'][1]/..").inner_text().splitlines()
+        inputs = trace.data.spans[0].inputs
+        right = next(a.value for a in trace.info.assessments if a.name == "fields_right")
+        assert row[1].startswith(f'{{"doc_id": "{inputs["doc_id"]}", "route": "{inputs["route"]}"'), row[:2]
+        assert str(right) in row[2:], (inputs["doc_id"], right, row)
+
+
 @pytest.mark.skipif(not os.environ.get("HARNESS_SCREENSHOTS"), reason="`make screenshots`, after `make demo`")
 def test_screenshots_of_make_demo(browser):
     """docs/results.md's screenshots, from the experiment `make demo` left in

@@ -11,11 +11,14 @@ import time
 
 import mlflow
 import pytest
+from omegaconf import OmegaConf
 
+from harness import cli
+from harness.config import typed
 from harness.plan import flatten
 from harness.tracking import redact, text_for_log
 
-from .conftest import CONF, DEMO, composed_cell, require, run_harness
+from .conftest import CONF, DEMO, compose_config, composed_cell, require, run_harness, store_overrides
 
 
 def _store(workdir, experiment="harness"):
@@ -64,6 +67,7 @@ def test_log_text_none_leaves_no_transcript_in_the_store(workdir, demo_rows):
         "route=native,reference",
         "model=keyword-baseline",
         "tracking.log_text=none",
+        "tracking.traces=true",  # the traces too hold no transcript
         "dataset.limit=5",
         f"dataset.path={DEMO}",
         *_store(workdir),
@@ -203,3 +207,47 @@ def test_a_transcript_longer_than_the_context_stops_or_is_cut_and_counted(workdi
     mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
     run = mlflow.search_runs(experiment_names=["harness"]).iloc[0]
     assert run["metrics.data/truncated"] == 1
+
+
+def test_traces_hold_each_document_as_its_run_scored_it(workdir, monkeypatch):
+    """tracking.traces=true: one trace per scored document in each run, whose
+    outputs, gold expectation and fields-right feedback are that run's own
+    predictions (two runs of one seed share no trace); its text is what
+    tracking.log_text allows (here: hashed)."""
+    monkeypatch.chdir(workdir)
+    for route in ("native", "reference"):
+        cfg = compose_config(
+            *store_overrides(workdir),
+            "model=scripted",
+            f"route={route}",
+            "prompt.mode=score",
+            "dataset.limit=6",
+            "tracking.traces=true",
+            "tracking.log_text=hashed",
+        )
+        cli.run_typed(*typed(cfg), OmegaConf.to_yaml(cfg))
+    runs = mlflow.search_runs(experiment_names=["harness"], output_format="list")
+    assert len(runs) == 2
+    seen, right = set(), []
+    for run in runs:
+        jsonl = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/predictions.jsonl")
+        rows = {r["id"]: r for r in map(json.loads, jsonl.splitlines())}
+        traces = mlflow.search_traces(locations=[run.info.experiment_id], run_id=run.info.run_id, return_type="list")
+        assert len(traces) == len(rows) == 6
+        seen |= {t.info.trace_id for t in traces}
+        for trace in traces:
+            span = trace.data.spans[0]
+            row = rows[span.inputs["doc_id"]]
+            assert span.inputs["route"] == run.data.params["route"] and span.inputs["text"] == row["text"]
+            (answer,) = set(span.outputs) - set(row["gold"])  # score mode: answer_from_scores
+            assert span.inputs["text"].startswith("sha256:") and span.outputs[answer] == row["raw_output"]
+            assert {k: span.outputs[k] for k in row["gold"]} == row["pred"]
+            assert sorted(a.name for a in trace.info.assessments) == ["fields_right", "gold"]
+            got = {a.name: a for a in trace.info.assessments}
+            assert got["gold"].value == row["gold"]
+            wrong = [k for k, g in row["gold"].items() if row["pred"][k] != g]
+            assert got["fields_right"].value == 13 - len(wrong)
+            assert all(k in got["fields_right"].rationale for k in wrong)
+            right.append(got["fields_right"].value)
+    assert len(seen) == 12
+    assert 0 < min(right) < 13  # P(true) 0.25 everywhere: some fields right, some wrong

@@ -187,6 +187,8 @@ def execute(p: RunPlan, config_yaml: str) -> float:
                     context=split.evaluate.value,
                     log_text=t.log_text,
                 )
+                if t.traces:
+                    tracking.log_traces(result, conf.route.name, t.log_text)
                 tracking.describe(
                     notes.run_note(
                         result.predictions,

@@ -231,6 +231,8 @@ class TrackingConf:
     checkpoints: str = MISSING  # finished chunks of running cells, for resume
     # MLflow system metrics (CPU, memory; GPU utilisation with nvidia-ml-py installed) every 10 s.
     system_metrics: bool = MISSING
+    # One MLflow trace per document (inputs, outputs, gold, fields right): MLflow's Traces views.
+    traces: bool = MISSING
 
 
 @dataclass

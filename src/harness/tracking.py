@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import random
 import re
 import time
 from pathlib import Path
@@ -461,6 +462,34 @@ def log_result(
             if "unique" not in str(e).lower() or attempt == 3:
                 raise
             time.sleep(0.2 * 2**attempt)
+
+
+def log_traces(result: RunResult, route: str, log_text: str) -> None:
+    """One trace per document in the active run (tracking.traces): inputs (id,
+    route, the text the model read), outputs (the parsed fields and the
+    answer), the gold labels as an expectation and the fields right as
+    feedback, so MLflow's Traces and Evaluation runs views can browse them.
+    Text goes in as tracking.log_text allows."""
+    ids, seeded = [], random.getstate()
+    random.seed()  # trace ids come from `random`, which the run seeded: every run of a seed would share them
+    for p in result.predictions:
+        inputs = {"doc_id": p.doc_id, "route": route, "text": text_for_log(result.texts.get(p.doc_id), log_text)}
+        outputs = {**p.pred, result.answer_kind: text_for_log(p.raw_output, log_text)}
+        with mlflow.start_span(name="document", span_type="PARSER") as span:
+            span.set_inputs({k: v for k, v in inputs.items() if v is not None})
+            span.set_outputs({k: v for k, v in outputs.items() if v is not None or k in p.pred})
+        ids.append(span.trace_id)
+    random.setstate(seeded)
+    mlflow.flush_trace_async_logging()  # every trace stored before an assessment refers to it
+    for trace_id, p in zip(ids, result.predictions):
+        mlflow.log_expectation(trace_id=trace_id, name="gold", value=dict(p.gold))
+        wrong = [k for k, g in p.gold.items() if p.pred[k] != g]  # a missing field is not right
+        mlflow.log_feedback(
+            trace_id=trace_id,
+            name="fields_right",
+            value=len(p.gold) - len(wrong),
+            rationale=f"wrong or missing: {', '.join(wrong)}" if wrong else "all right",
+        )
 
 
 def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
