@@ -63,7 +63,7 @@ gpu-bundle: setup-test
 test: lint
 	$(BIN)/pytest -q
 fast: lint
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" -n auto --dist loadscope
 lint: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
