@@ -128,7 +128,8 @@ def test_a_runs_predictions_artifact_opens(page, small_sweep, server):
     page.wait_for_function("line => document.body.innerText.includes(line)", arg=first[:80])
 
 
-def _report(page, sweep, folder) -> None:
+def _report(page, sweep, folder, *ui: str) -> None:
+    """harness-report on the sweep (no report run logged; `ui`: --ui ADDRESS), its page opened."""
     done = run_harness(
         "--experiment",
         sweep["experiment"],
@@ -139,6 +140,7 @@ def _report(page, sweep, folder) -> None:
         "--bootstrap",
         "100",
         "--no-log",
+        *ui,
         module="harness.report",
         cwd=folder,
     )
@@ -299,4 +301,41 @@ def test_documents_side_by_side_filter_sort_and_fit(browser, small_sweep, tmp_pa
     assert page.locator("#docs td.detail").first.is_visible()
     assert page.locator("#docs td.detail").first.locator("tr").count() == len(keys) + 1
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    context.close()
+
+
+def test_from_the_report_to_a_run_and_a_features_support(browser, small_sweep, server, tmp_path):
+    """From report.html a reviewer reaches each run's MLflow page (its name
+    links there) and reads each feature's gold positives and its interval in
+    the per-feature table, as the run logged them and per_feature.csv holds them."""
+    import pandas as pd
+
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    _report(page, small_sweep, tmp_path, "--ui", server)
+    _, runs = _experiment(small_sweep)
+    name = small_sweep["names"][-1]
+    run = runs[name]
+    rows = pd.read_csv(tmp_path / "per_feature.csv")
+    rows = rows[(rows["label"] == name) & (rows["metric"] == "macro_f1")].set_index("feature")
+    table = page.locator("h2", has_text="Macro-F1 per feature").locator("xpath=following::table[1]")
+    headers = table.locator("thead th").all_inner_texts()
+    row = next(
+        r for r in table.locator("tbody tr").all() if r.locator("td").first.inner_text().replace("\n", "") == name
+    )
+    cells = row.locator("td").all_inner_texts()
+    assert len(headers) == len(cells) == 1 + 13  # the run, then each feature
+    for header, cell in zip(headers[1:], cells[1:]):
+        key, support = header.split("\n")
+        n_pos = int(run.data.metrics[f"feature/{key}/n_pos"])
+        assert support.startswith(f"n+ {n_pos}") and support.endswith("too few") == (n_pos < 5), (key, support)
+        want = rows.loc[key]
+        assert cell.split("\n") == [f"{want.value:.2f}", f"[{want.lo:.2f}, {want.hi:.2f}]"], (key, cell)
+    with page.expect_navigation():
+        page.locator("h2", has_text="Headline").locator("xpath=following::table[1]").get_by_role(
+            "link", name=name
+        ).click()
+    assert run.info.run_id in page.url
+    page.get_by_text(run.info.run_id).first.wait_for()  # the run's own page: its id in its details
+    page.get_by_text("median/macro_f1").first.wait_for()
     context.close()

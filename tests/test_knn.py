@@ -71,6 +71,31 @@ def test_each_document_gets_its_own_examples_from_the_pool_as_the_route_reads_it
     assert ran.name == f"scripted|{route}|3shot|knn" and ran.params["shots"] == 3
 
 
+def test_nearest_first_reverses_the_examples_and_is_a_cell_of_its_own():
+    """prompt.knn_order=nearest_first: the same neighbours, the most similar
+    first in the prompt; a cell of its own name and identity, while the
+    default order is no setting (knn cells logged before it keep their hash)."""
+    last, last_plain = composed("model=scripted", "prompt.selection=knn", "dataset.limit=4")
+    first, first_plain = composed(
+        "model=scripted", "prompt.selection=knn", "prompt.knn_order=nearest_first", "dataset.limit=4"
+    )
+    backend = load_backend(last.model.backend)
+    a, b = (run_cell(prepare(c), backend, route_of(c)) for c in (last, first))
+    assert [p.shot_ids[::-1] for p in a.predictions] == [p.shot_ids for p in b.predictions]
+    cell = prepare(first)
+    (near,) = neighbours.nearest(cell.pool, cell.evaluated[:1], 3).values()
+    most_similar = near[-1][0]
+    assert b.predictions[0].shot_ids[0] == most_similar.id
+    positions = [b.example_prompt.index(t) for t in b.example_texts]
+    assert positions == sorted(positions) and b.example_texts[0] == most_similar.text  # first in the prompt
+
+    p_last, p_first = plan(last, last_plain), plan(first, first_plain)
+    assert p_first.name == "scripted|native|3shot|knn|nearest_first" and p_last.name == "scripted|native|3shot|knn"
+    assert p_first.cell_hash != p_last.cell_hash
+    plain_before = {**last_plain, "prompt": {k: v for k, v in last_plain["prompt"].items() if k != "knn_order"}}
+    assert plan(last, plain_before).cell_hash == p_last.cell_hash  # the default order is no setting
+
+
 def test_knn_needs_a_number_of_examples_the_pool_can_give():
     conf, _ = composed("model=scripted", "prompt.selection=knn", "prompt.shots=0")
     with pytest.raises(HarnessError, match="prompt.selection=knn needs 1 <= prompt.shots"):

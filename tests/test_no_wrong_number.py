@@ -19,7 +19,7 @@ import pytest
 
 from harness import checkpoint, identity
 from harness.cli import run_config, run_typed
-from harness.config import Calibration, Evaluate, Mode, Selection, typed, with_values
+from harness.config import Calibration, Evaluate, KnnOrder, Mode, Selection, typed, with_values
 from harness.errors import HarnessError, exit_on_user_error
 from harness.plan import plan
 from harness.records import Generation
@@ -136,6 +136,7 @@ def _base(model: str):
         ("scripted", {"prompt.draws": 0}, "prompt.draws=0 is out of range"),
         ("scripted", {"prompt.mode": Mode.score, "prompt.calibration_samples": 0}, "prompt.calibration_samples=0"),
         ("scripted", {"prompt.calibration": Calibration.contextual}, "it needs prompt.mode=score"),
+        ("scripted", {"prompt.knn_order": KnnOrder.nearest_first}, "it needs prompt.selection=knn"),
         ("scripted", {"prompt.selection": Selection.knn, "prompt.shots": 10_000}, "prompt.selection=knn needs"),
         ("scripted", {"prompt.selection": Selection.knn, "prompt.draws": 2}, "draws need random or balanced"),
     ],

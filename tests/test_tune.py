@@ -227,7 +227,11 @@ def test_trials_search_the_strategy_and_a_knn_winner_runs_as_knn(workdir, monkey
     )
     (final,) = [r for _, r in store_runs(workdir).iterrows() if r.get("tags.optuna_study") == "knn"]
     assert final["params.selection"] == "knn" and final["params.shots"] == "2"
-    assert json.loads((workdir / "selections" / "knn.json").read_text())["strategy"] == "knn"
+    chosen = json.loads((workdir / "selections" / "knn.json").read_text())
+    study = optuna.load_study(study_name="knn", storage=f"sqlite:///{workdir}/optuna.db")
+    assert study.trials[0].params["knn_order"] == "nearest_last"  # the default, enqueued first
+    assert chosen["strategy"] == "knn" and chosen["knn_order"] == study.best_trial.params["knn_order"]
+    assert final["params.prompt.knn_order"] == chosen["knn_order"]  # the test run reads the winner's order
 
 
 @pytest.mark.parametrize(

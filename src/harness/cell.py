@@ -16,6 +16,7 @@ from .config import (
     Config,
     Evaluate,
     FeaturesConf,
+    KnnOrder,
     Mode,
     Parser,
     Pool,
@@ -212,6 +213,7 @@ def prepare(conf: Config, reads_prompt: bool = True) -> Cell:
         dataset_digest=loaded.digest,
         pool_digest=pool_digest,
         neighbours=conf.prompt.shots if conf.prompt.selection is Selection.knn and reads_prompt else 0,
+        nearest_first=_knn_order(conf) is KnnOrder.nearest_first,
         calibration_samples=conf.prompt.calibration_samples,
         seed=conf.seed,
     )
@@ -232,6 +234,17 @@ def _calibrates(conf: Config) -> bool:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
         raise HarnessError(f"prompt.threshold must be a number between 0 and 1, or dev (got {threshold!r})")
     return False
+
+
+def _knn_order(conf: Config) -> KnnOrder:
+    """prompt.knn_order, checked: it orders knn examples, so it needs selection=knn."""
+    order = conf.prompt.knn_order
+    if order is not KnnOrder.nearest_last and conf.prompt.selection is not Selection.knn:
+        raise HarnessError(
+            f"prompt.knn_order={order.value} orders the examples knn chooses: it needs prompt.selection=knn "
+            f"(got {conf.prompt.selection.value})"
+        )
+    return order
 
 
 def _calibration(conf: Config) -> Calibration:

@@ -80,6 +80,13 @@ class Selection(str, Enum):
     knn = "knn"  # for each document, the prompt.shots pool examples most like it (harness.neighbours)
 
 
+class KnnOrder(str, Enum):
+    """Where prompt.selection=knn puts the most similar example."""
+
+    nearest_last = "nearest_last"  # next to the document (Liu et al. 2021's better order)
+    nearest_first = "nearest_first"  # right after the system turn
+
+
 class Calibration(str, Enum):
     none = "none"  # P(true) as the model gives it: the study's rule
     contextual = "contextual"  # offsets from content-free transcripts (harness.calibration)
@@ -174,6 +181,7 @@ class PromptConf:
     mode: Mode = Mode.generate
     shots: int = between(3, 0)  # k (fixed and tuned selections bring their own)
     selection: Selection = Selection.random
+    knn_order: KnnOrder = KnnOrder.nearest_last  # selection=knn: the examples' order
     # Runs of the cell over this many example draws (random, balanced): seeds
     # seed, seed+1, ...; the report folds them into one row. How many cells, not what one is.
     draws: int = between(1, 1)

@@ -41,13 +41,16 @@ def _backend(args: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in args.items() if k not in SPEED_ONLY}
 
 
-def _calibration_only_where_used(prompt: dict[str, Any]) -> None:
-    """No calibration is no setting (cells logged before prompt.calibration
-    existed keep their identity); the sample count matters to domain only."""
+def _only_where_used(prompt: dict[str, Any]) -> None:
+    """A default that changes nothing is no setting (cells logged before
+    prompt.calibration or prompt.knn_order existed keep their identity); the
+    sample count matters to domain calibration only."""
     if prompt.get("calibration") in (None, "none"):
         prompt.pop("calibration", None)
     if prompt.get("calibration") != "domain":
         prompt.pop("calibration_samples", None)
+    if prompt.get("knn_order") in (None, "nearest_last"):
+        prompt.pop("knn_order", None)
 
 
 def cell_identity(
@@ -65,7 +68,7 @@ def cell_identity(
     ident = {k: json.loads(json.dumps(v, default=str)) for k, v in plain.items() if k not in skip}
     for section, key in LOCATIONS + BETWEEN_CELLS:
         ident.get(section, {}).pop(key, None)
-    _calibration_only_where_used(ident.get("prompt", {}))
+    _only_where_used(ident.get("prompt", {}))
     ident["model"]["backend"] = _backend(ident["model"]["backend"])
     if translates:
         ident["translator"]["model"]["backend"] = _backend(ident["translator"]["model"]["backend"])

@@ -39,6 +39,9 @@ def nearest(pool: Sequence[Document], queries: Sequence[Document], k: int) -> di
     return out
 
 
-def examples(pool: Sequence[Document], queries: Sequence[Document], k: int) -> dict[str, list[Document]]:
-    """Each query's k nearest pool documents, the most similar last."""
-    return {i: [d for d, _ in near] for i, near in nearest(pool, queries, k).items()}
+def examples(
+    pool: Sequence[Document], queries: Sequence[Document], k: int, nearest_first: bool = False
+) -> dict[str, list[Document]]:
+    """Each query's k nearest pool documents, the most similar last (or first)."""
+    order = reversed if nearest_first else list
+    return {i: [d for d, _ in order(near)] for i, near in nearest(pool, queries, k).items()}

@@ -140,7 +140,7 @@ def run_cell(
     references = [] if backend.predicts_labels else _references(cell, pool)
     # knn: each document's examples, compared as this route reads them.
     queries = references + calibration + documents
-    examples = neighbours.examples(pool, queries, cell.neighbours) if cell.neighbours else None
+    examples = neighbours.examples(pool, queries, cell.neighbours, cell.nearest_first) if cell.neighbours else None
     offsets, reference_s = _reference_offsets(task, backend, shots, references, examples)
     thresholds = calibrate(task, backend, shots, calibration, examples, offsets) if calibration else None
     result = run(

@@ -51,6 +51,7 @@ def run_name(conf: Config, cell: Cell, baseline: bool, learns: bool = False) -> 
             conf.route.name,
             *([] if baseline else [f"{cell.shots_per_document}shot"]),
             *([prompt.selection.value] if prompt.selection is not Selection.random and not baseline else []),
+            *([prompt.knn_order.value] if cell.nearest_first and not baseline else []),
             *(["synthetic"] if prompt.pool is Pool.synthetic and (learns or not baseline) else []),
             *([prompt.mode.value] if prompt.mode is not Mode.generate and not baseline else []),
             *(

@@ -147,6 +147,7 @@ class Cell:
     dataset_digest: str = ""  # sha256 of the dataset file's bytes that were read
     pool_digest: Optional[str] = None  # the same for a synthetic pool's file
     neighbours: int = 0  # prompt.selection=knn: examples per document, chosen from the pool as the route reads it
+    nearest_first: bool = False  # prompt.knn_order=nearest_first: the most similar example first, not last
     calibration_samples: int = 0  # prompt.calibration=domain: random-word transcripts, drawn with `seed`
     seed: int = 0
 

@@ -26,7 +26,18 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import names, progress
 from .cli import CONF_DIR, run_typed
-from .config import SEED_MAX, Evaluate, Pool, Selection, Strategy, check_ranges, register, typed, with_values
+from .config import (
+    SEED_MAX,
+    Evaluate,
+    KnnOrder,
+    Pool,
+    Selection,
+    Strategy,
+    check_ranges,
+    register,
+    typed,
+    with_values,
+)
 from .errors import HarnessError, exit_on_user_error, run_hydra_app
 from .plan import flatten
 from .records import Cell
@@ -202,7 +213,7 @@ def tune_config(cfg: DictConfig) -> float:
                 )
             ],
             Strategy.balanced.value: [{"balanced_seed": conf.seed}],
-            Strategy.knn.value: [{}],
+            Strategy.knn.value: [{"knn_order": KnnOrder.nearest_last.value}],
         }[s]
     ]
 
@@ -210,7 +221,8 @@ def tune_config(cfg: DictConfig) -> float:
         """(strategy, example ids, the trial's cell)."""
         strategy = trial.suggest_categorical("strategy", strategies) if len(strategies) > 1 else strategies[0]
         if strategy == Strategy.knn.value:
-            return strategy, [], replace(cell, shots=[], neighbours=k)
+            order = trial.suggest_categorical("knn_order", [o.value for o in KnnOrder])
+            return strategy, [], replace(cell, shots=[], neighbours=k, nearest_first=order == KnnOrder.nearest_first)
         if strategy == Strategy.balanced.value:
             seed = trial.suggest_int("balanced_seed", 0, SEED_MAX)
             ids = [d.id for d in splits.balanced_shots(pool_docs, k, cell.task.keys, seed)]
@@ -275,6 +287,7 @@ def tune_config(cfg: DictConfig) -> float:
                     "study": t.study,
                     "strategy": strategy,
                     "k": best.params["k"],
+                    **({"knn_order": best.params["knn_order"]} if strategy == Strategy.knn.value else {}),
                     "ids": best.user_attrs["shot_ids"],
                     "trial": best.number,
                     f"dev_{objective_key}": best.value,
@@ -306,7 +319,11 @@ def tune_config(cfg: DictConfig) -> float:
 
     # The one look at test: an ordinary run with the tuned selection, tagged with the study.
     chosen = (
-        {"prompt.selection": Selection.knn, "prompt.shots": best.params["k"]}
+        {
+            "prompt.selection": Selection.knn,
+            "prompt.shots": best.params["k"],
+            "prompt.knn_order": KnnOrder(best.params["knn_order"]),
+        }
         if strategy == Strategy.knn.value
         else {"prompt.selection": Selection.tuned, "prompt.selection_file": str(path)}
     )
