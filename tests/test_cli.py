@@ -50,6 +50,21 @@ def test_bad_dataset_rows(workdir, demo_rows, mutate, fragments):
 
 
 @pytest.mark.cli
+@pytest.mark.parametrize("model", ["smollm2-135m", "gemma3-270m-llamacpp"])
+def test_a_language_models_bad_row_fails_before_its_libraries_load(workdir, demo_rows, model):
+    """The plan reads the backend's class for what it can do, but imports
+    neither torch nor transformers nor MLflow (seconds on a CPU): a bad row
+    of a language-model cell is refused before any of them loads."""
+    path = _write(workdir / "bad.jsonl", demo_rows + [demo_rows[0]])
+    env = {"PYTHONPROFILEIMPORTTIME": "1"}  # each import on stderr: "import time: self | cumulative | name"
+    proc = run_harness(f"model={model}", f"dataset.path={path}", *_store(workdir), cwd=workdir, env=env)
+    _one_clear_error(proc, "duplicate id 'fa-0001'")
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "harness.backends.layout" in imported  # the backend's module was read (importlib's own import is not listed)
+    assert not imported & {"torch", "transformers", "mlflow", "llama_cpp"}
+
+
+@pytest.mark.cli
 def test_missing_dataset_file(workdir):
     proc = run_harness("model=keyword-baseline", "dataset.path=nowhere.jsonl", *_store(workdir), cwd=workdir)
     _one_clear_error(proc, "nowhere.jsonl", "does not exist")

@@ -24,11 +24,9 @@ import os
 import time
 from typing import Optional, Sequence
 
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
 from ..config import Mode
 from ..errors import HarnessError
+from ..lazy import LazyModule
 from ..models import fingerprint, quantization, resolve_model
 from ..prompts import plain_turns
 from ..records import Generation, Request, Scores
@@ -45,6 +43,8 @@ from .layout import (
     value_positions,
 )
 from .processors import greedy_choices, greedy_processors
+
+torch, transformers = LazyModule("torch"), LazyModule("transformers")
 
 # Room for the answer in a decoding cache (its tokens and the slots of
 # unconfirmed drafts). Attention reads the whole static cache, empty room
@@ -63,6 +63,17 @@ def default_dtype(device: torch.device) -> str:
         or getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
     )
     return "bfloat16" if device.type == "cpu" and native else "float32"
+
+
+def _inference(method):
+    """A method run under torch.inference_mode() (torch imported at its first call)."""
+
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        with torch.inference_mode():
+            return method(*args, **kwargs)
+
+    return run
 
 
 class TransformersBackend(Backend):
@@ -102,7 +113,7 @@ class TransformersBackend(Backend):
         self.identity = f"{path}@{fingerprint(folder)}/{dtype}"
         # The weights as the model computes with them (a run's `weights` tag).
         self.weights = f"GGUF {quantization(gguf_file)} dequantized, {dtype}" if gguf_file else dtype
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
         # A prompt is tokenized to fit it, to find the shared prefix and to batch
         # it: once is enough (4 bytes a token: a few MB for a run's prompts).
         self._encode = functools.lru_cache(maxsize=4096)(
@@ -110,7 +121,8 @@ class TransformersBackend(Backend):
         )
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(self.device).eval()
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
+        self.model = model.to(self.device).eval()
         self.attention = Attention(self.model.config)  # sliding-window layers (Gemma 3) need masks of their own
         self.context = max_context or getattr(self.model.config, "max_position_embeddings", None)
         self.truncate = truncate  # cut an over-long transcript to fit (counted), instead of stopping
@@ -161,7 +173,7 @@ class TransformersBackend(Backend):
         if self.device.type == "cuda":
             self.peak_gpu_mem_mb = max(self.peak_gpu_mem_mb, torch.cuda.max_memory_allocated(self.device) / 2**20)
 
-    @torch.inference_mode()
+    @_inference
     def _warm_up(self) -> None:
         """One tiny forward pass, so kernel selection and allocation stay out of measured time."""
         ids = self.tokenizer("warm up", return_tensors="pt").input_ids.to(self.device)
@@ -218,7 +230,7 @@ class TransformersBackend(Backend):
             rows.append(ids)
         return rows, limit
 
-    @torch.inference_mode()
+    @_inference
     def _prefix_cache(self, rows: Sequence[Sequence[int]], limit: int) -> tuple[int, object]:
         """(length, cache) of the shared prefix; reused across calls while it still fits."""
         if self._prefix is not None:
@@ -275,7 +287,7 @@ class TransformersBackend(Backend):
                 on_batch(len(idx))
         return out
 
-    @torch.inference_mode()
+    @_inference
     def _batch_cache(self, prefix_cache, rows: int, static_len: Optional[int] = None):
         """The prefix's keys and values, once per row of a batch. For decoding
         a static cache: appending to a dynamic one copies all of it at every
@@ -305,7 +317,7 @@ class TransformersBackend(Backend):
             logits_to_keep=keep,
         )
 
-    @torch.inference_mode()
+    @_inference
     def _prefill(self, rows, n_prefix: int, prefix_cache):
         """Decoding's first pass: every row reads its prompt. Returns the
         batch's mask, a static cache of all its keys and values with
@@ -340,7 +352,7 @@ class TransformersBackend(Backend):
         text = request.draft(self.tokenizer.decode(tokens, skip_special_tokens=True)) if request.template else ""
         return self.tokenizer(text, add_special_tokens=False).input_ids[: self.draft_tokens] if text else []
 
-    @torch.inference_mode()
+    @_inference
     def _decode(self, batch, token_rows, n_prefix, prefix_cache) -> list[Generation]:
         """Greedy decoding that checks drafts. Each step feeds every row its
         likely next tokens (the rest of the answer template) and reads the
@@ -425,7 +437,7 @@ class TransformersBackend(Backend):
             for r, o in zip(batch, out)
         ]
 
-    @torch.inference_mode()
+    @_inference
     def _score(self, batch, token_rows, n_prefix, prefix_cache) -> list[Scores]:
         ids, mask = batch_inputs(token_rows, n_prefix, self.tokenizer.pad_token_id, self.device)
         cache = self._batch_cache(prefix_cache, len(batch))

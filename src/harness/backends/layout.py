@@ -9,10 +9,10 @@ from __future__ import annotations
 import copy
 from typing import Callable, Mapping, Optional, Sequence
 
-import torch
-from transformers import DynamicCache, StaticCache
-
+from ..lazy import LazyModule
 from ..records import ScoreSpec
+
+torch, transformers = LazyModule("torch"), LazyModule("transformers")
 
 
 def batch_inputs(rows: Sequence[Sequence[int]], n_prefix: int, pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -23,9 +23,9 @@ def batch_inputs(rows: Sequence[Sequence[int]], n_prefix: int, pad: int, device)
     return torch.tensor(ids, device=device), torch.tensor(mask, device=device)
 
 
-def static_cache(config, length: int, layers: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> StaticCache:
+def static_cache(config, length: int, layers: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> transformers.StaticCache:
     """A static cache of `length` positions holding these keys and values."""
-    cache = StaticCache(config=config, max_cache_len=length)
+    cache = transformers.StaticCache(config=config, max_cache_len=length)
     for i, (keys, values) in enumerate(layers):
         cache.update(keys, values, i)
     return cache
@@ -37,10 +37,10 @@ def suffix_positions(mask: torch.Tensor, n_prefix: int) -> torch.Tensor:
     return (n_prefix + mask[:, n_prefix:].cumsum(-1) - 1).clamp(min=n_prefix)
 
 
-def empty_static_cache(config, length: int, rows: int, like) -> StaticCache:
+def empty_static_cache(config, length: int, rows: int, like) -> transformers.StaticCache:
     """A zeroed static cache of `length` positions for `rows` rows, its layers
     shaped as the cache layers `like` (heads, head size, dtype, device)."""
-    cache = StaticCache(config=config, max_cache_len=length)
+    cache = transformers.StaticCache(config=config, max_cache_len=length)
     for layer, kv in zip(cache.layers, like):
         layer.lazy_initialization(
             kv.keys.new_empty(rows, kv.keys.shape[1], 0, kv.keys.shape[3]),
@@ -49,7 +49,7 @@ def empty_static_cache(config, length: int, rows: int, like) -> StaticCache:
     return cache
 
 
-def fill_rows(cache: StaticCache, layers, start: int, n_prefix: int, gap: int) -> None:
+def fill_rows(cache: transformers.StaticCache, layers, start: int, n_prefix: int, gap: int) -> None:
     """Copy a group's keys and values (`prefix | padding | suffix`) into rows
     `start`... of `cache`, with `gap` more empty slots after the prefix."""
     for into, kv in zip(cache.layers, layers):
@@ -81,13 +81,13 @@ class Attention:
 
     def empty_cache(self):
         """None (the model makes its own) or, with sliding windows, a cache that keeps every key."""
-        return DynamicCache() if self.windows else None
+        return transformers.DynamicCache() if self.windows else None
 
     def mask(self, mask: torch.Tensor, positions: torch.Tensor, cache, dtype: torch.dtype):
         """The attention mask as the model takes it, for queries at `positions` over `cache`."""
         if not self.windows:
             return mask
-        kv_len = cache.get_max_length() if isinstance(cache, StaticCache) else mask.shape[1]
+        kv_len = cache.get_max_length() if isinstance(cache, transformers.StaticCache) else mask.shape[1]
         return position_masks(mask, positions, kv_len, self.windows, dtype)
 
 

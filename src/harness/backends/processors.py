@@ -12,19 +12,10 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Sequence
 
-import torch
-from transformers import GenerationConfig
-from transformers.generation.logits_process import (
-    MinLengthLogitsProcessor,
-    NoBadWordsLogitsProcessor,
-    NoRepeatNGramLogitsProcessor,
-    RepetitionPenaltyLogitsProcessor,
-    SequenceBiasLogitsProcessor,
-    SuppressTokensAtBeginLogitsProcessor,
-    SuppressTokensLogitsProcessor,
-)
-
 from ..errors import HarnessError
+from ..lazy import LazyModule
+
+torch, transformers = LazyModule("torch"), LazyModule("transformers")
 
 # Settings that change greedy decoding in ways this module does not reproduce,
 # with the value at which they do nothing.
@@ -48,16 +39,26 @@ UNSUPPORTED = {
 }
 
 # (ids of one sequence, 1-D; its prompt's length; logits for the next token, (1, vocab) float32) -> logits
-Processor = Callable[[torch.Tensor, int, torch.Tensor], torch.Tensor]
+Processor = Callable[["torch.Tensor", int, "torch.Tensor"], "torch.Tensor"]
 
 
 def greedy_processors(
-    config: GenerationConfig, eos_ids: Sequence[int], model: str, device: torch.device
+    config: transformers.GenerationConfig, eos_ids: Sequence[int], model: str, device: torch.device
 ) -> Optional[Processor]:
     """What `generate(do_sample=False)` would apply to the logits before its
     argmax, or None where it applies nothing (so decoding skips the work).
     Sampling settings (temperature, top_k, top_p, ...) do nothing without
     sampling; `renormalize_logits` does not move the argmax."""
+    from transformers.generation.logits_process import (
+        MinLengthLogitsProcessor,
+        NoBadWordsLogitsProcessor,
+        NoRepeatNGramLogitsProcessor,
+        RepetitionPenaltyLogitsProcessor,
+        SequenceBiasLogitsProcessor,
+        SuppressTokensAtBeginLogitsProcessor,
+        SuppressTokensLogitsProcessor,
+    )
+
     for name, inactive in UNSUPPORTED.items():
         value = getattr(config, name, None)
         if value is not None and value != inactive:
