@@ -83,7 +83,7 @@ class Selection(str, Enum):
 class KnnOrder(str, Enum):
     """Where prompt.selection=knn puts the most similar example."""
 
-    nearest_last = "nearest_last"  # next to the document (Liu et al. 2021's better order)
+    nearest_last = "nearest_last"  # next to the document, as KATE (Liu et al. 2021) places it
     nearest_first = "nearest_first"  # right after the system turn
 
 
