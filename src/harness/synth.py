@@ -209,27 +209,10 @@ def _write_state(path: Path, state: dict) -> None:
     os.replace(tmp, path)  # atomic: a crash leaves the old state or the new one
 
 
-def synthesize(conf: Config, plain: dict) -> dict:
-    """Write (or continue) the synthetic pool file; returns its state."""
-    from . import data, tracking
-    from .backends import load_backend
-    from .cell import prepare
-
+def _settings(conf: Config, cell) -> dict:
+    """What decides the file's examples: a file continues only under the same."""
     s = conf.synth
-    if conf.prompt.pool is not Pool.real:
-        raise HarnessError("harness-synth shows the generator the dataset's real pool: prompt.pool=real")
-    check_ranges(conf)
-    cell = prepare(replace(conf, prompt=replace(conf.prompt, selection=Selection.random, shots=0)))
-    pool, keys, language = cell.pool, cell.task.keys, conf.dataset.language
-    assert all(cell.split_of[d.id] == "pool" for d in pool)  # seeds never come from dev or test
-    names = {f.key: f.names.get("en", f.key) for f in conf.features.entries}
-    language_name = conf.translator.language_names.get(language, language)
-    columns = conf.dataset.columns
-    label_columns = data.label_columns_for(keys, columns.labels)
-
-    out = Path(s.out)
-    state_path = out.with_name(out.name + ".state.json")
-    settings = {
+    return {
         "dataset": conf.dataset.name,
         "dataset_digest": cell.dataset_digest,
         "generator": conf.model.name,
@@ -243,6 +226,61 @@ def synthesize(conf: Config, plain: dict) -> dict:
         "max_new_tokens": conf.model.backend.get("max_new_tokens"),
         "method": _method(),
     }
+
+
+def _plans(conf: Config, cell, batch: range, before: Sequence[Mapping[str, bool]]) -> list[tuple]:
+    """(id, labels, seeds, messages) of each attempt in `batch`. Every
+    feature gets positives: each attempt puts on one that no example kept
+    before the batch (`before`: their labels) shows, after a crash too."""
+    keys, rates = cell.task.keys, feature_rates(cell.pool, cell.task.keys)
+    names = {f.key: f.names.get("en", f.key) for f in conf.features.entries}
+    language_name = conf.translator.language_names.get(conf.dataset.language, conf.dataset.language)
+    missing = uncovered(keys, before)
+    plans = []
+    for j, i in enumerate(batch):
+        seeds = plan_seeds(i, cell.pool, conf.synth.seeds_shown, conf.seed)
+        labels = plan_labels(i, keys, rates, conf.seed, missing[j % len(missing)] if missing else None)
+        ask = ASKS[random.Random(f"{conf.seed}/ask/{i}").randrange(len(ASKS))]
+        plans.append((f"syn-{i:05d}", labels, seeds, generator_messages(labels, names, seeds, language_name, ask)))
+    return plans
+
+
+def _rejection(conf: Config, cell, backend, doc: Document, seeds, earlier: Sequence[str]) -> Optional[str]:
+    """Why a generated example is dropped (None: kept): the text filters, then
+    optionally the model's own extraction (synth.consistency)."""
+    s = conf.synth
+    reason = rejection(
+        doc.text,
+        earlier,
+        [d.text for d in seeds],
+        conf.dataset.language,
+        min_chars=s.min_chars,
+        script=s.script_share,
+        threshold=s.rouge_l,
+    )
+    if reason is None and s.consistency:
+        reason = _contradicted(cell.task, backend, doc)
+    return reason
+
+
+def synthesize(conf: Config, plain: dict) -> dict:
+    """Write (or continue) the synthetic pool file; returns its state."""
+    from . import data
+    from .backends import load_backend
+    from .cell import prepare
+
+    s = conf.synth
+    if conf.prompt.pool is not Pool.real:
+        raise HarnessError("harness-synth shows the generator the dataset's real pool: prompt.pool=real")
+    check_ranges(conf)
+    cell = prepare(replace(conf, prompt=replace(conf.prompt, selection=Selection.random, shots=0)))
+    keys, columns = cell.task.keys, conf.dataset.columns
+    assert all(cell.split_of[d.id] == "pool" for d in cell.pool)  # seeds never come from dev or test
+    label_columns = data.label_columns_for(keys, columns.labels)
+
+    out = Path(s.out)
+    state_path = out.with_name(out.name + ".state.json")
+    settings = _settings(conf, cell)
     state = _read_state(state_path)
     if state and state["settings"] != settings:
         changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
@@ -254,24 +292,13 @@ def synthesize(conf: Config, plain: dict) -> dict:
     state = state or {"settings": settings, "attempts": 0, "dropped": {}, "shown": {}}
     dropped = Counter(state["dropped"])
     limit = s.max_attempts or 5 * s.count
-    rates = feature_rates(pool, keys)
     backend = load_backend(conf.model.backend)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a", encoding="utf-8") as f:
         while len(kept) < s.count and state["attempts"] < limit:
             batch = range(state["attempts"], min(state["attempts"] + s.batch, limit))
-            # Every feature gets positives: each attempt of a batch puts on one
-            # that no example kept before the batch shows (after a crash too).
             before = [{k: r[label_columns[k]] for k in keys} for i, r in kept.items() if _attempt(i) < batch[0]]
-            missing = uncovered(keys, before)
-            plans = []
-            for j, i in enumerate(batch):
-                seeds = plan_seeds(i, pool, s.seeds_shown, conf.seed)
-                labels = plan_labels(i, keys, rates, conf.seed, missing[j % len(missing)] if missing else None)
-                ask = ASKS[random.Random(f"{conf.seed}/ask/{i}").randrange(len(ASKS))]
-                plans.append(
-                    (f"syn-{i:05d}", labels, seeds, generator_messages(labels, names, seeds, language_name, ask))
-                )
+            plans = _plans(conf, cell, batch, before)
             generations = backend.generate(
                 [Request(doc_id=i, messages=m, text="", language="en") for i, _, _, m in plans]
             )
@@ -280,25 +307,13 @@ def synthesize(conf: Config, plain: dict) -> dict:
                 state["shown"][doc_id] = [d.id for d in seeds]
                 if doc_id in kept:  # written before a crash, its state not yet
                     continue
-                text = clean(g.text)
-                earlier = [
-                    r[columns.text] for i, r in kept.items() if i < doc_id
-                ]  # as the first time, after a crash too
-                reason = rejection(
-                    text,
-                    earlier,
-                    [d.text for d in seeds],
-                    language,
-                    min_chars=s.min_chars,
-                    script=s.script_share,
-                    threshold=s.rouge_l,
-                )
-                if reason is None and s.consistency:
-                    reason = _contradicted(cell.task, backend, Document(id=doc_id, text=text, labels=labels))
+                doc = Document(id=doc_id, text=clean(g.text), labels=labels)
+                earlier = [r[columns.text] for i, r in kept.items() if i < doc_id]  # as the first time, after a crash
+                reason = _rejection(conf, cell, backend, doc, seeds, earlier)
                 if reason is not None:
                     dropped[reason] += 1
                     continue
-                row = {columns.id: doc_id, columns.text: text, **{label_columns[k]: labels[k] for k in keys}}
+                row = {columns.id: doc_id, columns.text: doc.text, **{label_columns[k]: labels[k] for k in keys}}
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
@@ -314,11 +329,19 @@ def synthesize(conf: Config, plain: dict) -> dict:
                 state["attempts"],
                 ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none",
             )
-    t = conf.tracking
+    _log(conf, plain, settings, state, len(kept), out)
+    return state
+
+
+def _log(conf: Config, plain: dict, settings: dict, state: dict, kept: int, out: Path) -> None:
+    """The synth run in MLflow (settings, counts, the file); a warning where too few were kept."""
+    from . import tracking
+
+    t, s = conf.tracking, conf.synth
     metrics = {
-        "synth/kept": len(kept),
+        "synth/kept": kept,
         "synth/attempts": state["attempts"],
-        **{f"synth/dropped/{k}": v for k, v in dropped.items()},
+        **{f"synth/dropped/{k}": v for k, v in state["dropped"].items()},
     }
     tracking.log_synth_run(
         uri=t.uri,
@@ -327,17 +350,16 @@ def synthesize(conf: Config, plain: dict) -> dict:
         params={**flatten({"synth": plain["synth"]}), **settings},
         metrics=metrics,
         pool_file=out,
-        text_column=columns.text,
+        text_column=conf.dataset.columns.text,
         log_text=t.log_text,
     )
-    if len(kept) < s.count:
+    if kept < s.count:
         log.warning(
             "only %d of %d examples kept after %d attempts (synth.max_attempts); the file holds them",
-            len(kept),
+            kept,
             s.count,
             state["attempts"],
         )
-    return state
 
 
 def _contradicted(task, backend, doc: Document) -> Optional[str]:
