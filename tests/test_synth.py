@@ -245,6 +245,7 @@ def test_a_line_cut_short_by_a_crash_is_dropped_on_resume(tmp_path):
         ("synth.count=0", "synth.count=0 is out of range: it must be >= 1"),
         ("synth.rouge_l=0", "synth.rouge_l=0.0 is out of range: it must be <= 1 and > 0"),
         ("prompt.pool=synthetic", "prompt.pool=real"),
+        ("model=keyword-baseline", "model=keyword-baseline: KeywordBackend writes no text"),
     ],
 )
 def test_bad_synth_settings_are_one_clear_error(override, message):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import data, protocol, splits
-from .backends import Backend
+from .backends import Answerer
 from .config import (
     AnswerFormat,
     Calibration,
@@ -260,7 +260,7 @@ def uses_translator(conf: Config) -> bool:
     return route_class(conf.route._target_).needs_translator
 
 
-def route_of(conf: Config, translator_backend: Optional[Backend] = None) -> Route:
+def route_of(conf: Config, translator_backend: Optional[Answerer] = None) -> Route:
     """The cell's route; a translating one reads through `translator_backend`."""
     tr = conf.translator
     translator = (
@@ -277,7 +277,7 @@ def route_of(conf: Config, translator_backend: Optional[Backend] = None) -> Rout
     return build_route(conf.route._target_, translator, translator_backend)
 
 
-def components(conf: Config) -> tuple[Backend, Route]:
+def components(conf: Config) -> tuple[Answerer, Route]:
     """The cell's backend and route, built from the config (the translator's
     backend too, where the route translates); the one place a cell's parts
     are built, so every entry point injects the same ones."""

@@ -15,7 +15,7 @@ from typing import Callable, Mapping, Optional, Sequence
 from . import calibration as calibrations
 from . import checkpoint as checkpoint_store
 from . import metrics, neighbours, parsing, progress
-from .backends import Backend
+from .backends import Answerer, Backend, Baseline, learns_from_pool
 from .config import Calibration, Mode
 from .errors import HarnessError
 from .prompts import answer_regex, build_messages, filled_template, score_template
@@ -98,10 +98,10 @@ def to_prediction(
     )
 
 
-def answering(task: Task, backend: Backend) -> Callable[[Sequence[Request]], list[Answer]]:
+def answering(task: Task, backend: Answerer) -> Callable[[Sequence[Request]], list[Answer]]:
     """The backend method that answers this task's requests, or a clear error
     where the backend cannot (checked before a run starts)."""
-    if backend.predicts_labels:
+    if isinstance(backend, Baseline):
         return backend.classify
     if task.mode not in backend.modes:
         raise HarnessError(
@@ -114,7 +114,7 @@ def answering(task: Task, backend: Backend) -> Callable[[Sequence[Request]], lis
 
 def run_cell(
     cell: Cell,
-    backend: Backend,
+    backend: Answerer,
     route: Route,
     *,
     chunk_size: int = 32,
@@ -125,19 +125,20 @@ def run_cell(
     a backend that learns, which is trained on it), the dev documents that
     calibrate thresholds and the evaluated documents; then `run` scores the
     evaluated ones. The result carries what the route did."""
-    if backend.learns_from_pool and cell.scores_examples:
+    learns = learns_from_pool(backend)
+    if learns and cell.scores_examples:
         raise HarnessError(
             "split.evaluate=all would score the pool documents a learning baseline trains on (use test, dev or nonpool)"
         )
     task = cell.task
-    reads_pool = backend.learns_from_pool or cell.neighbours or task.calibration is Calibration.domain
+    reads_pool = learns or cell.neighbours or task.calibration is Calibration.domain
     parts = [list(cell.pool) if reads_pool else [], cell.shots, cell.calibration, cell.evaluated]
     reading = route.read([d for part in parts for d in part], cell.language)
     read = iter(reading.documents)
     pool, shots, calibration, documents = ([next(read) for _ in part] for part in parts)
-    if backend.learns_from_pool:
+    if learns:
         backend = backend.fit(pool, task.keys)
-    references = [] if backend.predicts_labels else _references(cell, pool)
+    references = [] if isinstance(backend, Baseline) else _references(cell, pool)
     # knn: each document's examples, compared as this route reads them.
     queries = references + calibration + documents
     examples = neighbours.examples(pool, queries, cell.neighbours, cell.nearest_first) if cell.neighbours else None
@@ -215,7 +216,7 @@ def _shifted(answer: Answer, offsets: Optional[Sequence[float]]) -> Answer:
 
 def run(
     task: Task,
-    backend: Backend,
+    backend: Answerer,
     shots: Sequence[Document],
     documents: Sequence[Document],
     split_of: Mapping[str, str],
@@ -328,7 +329,7 @@ def peak_rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def backend_metrics(backend: Backend, answers: Sequence[Answer], extra_s: float = 0.0) -> dict[str, float]:
+def backend_metrics(backend: Answerer, answers: Sequence[Answer], extra_s: float = 0.0) -> dict[str, float]:
     """Latency and throughput over the backend calls (and `extra_s` more:
     calibration's passes), with the backend's own split of that time where
     it keeps one (shared prefix, prefill, decode)."""

@@ -30,13 +30,20 @@ class RunPlan:
     checkpoint: Path  # this cell's finished chunks, in this store and experiment
     departures: tuple[str, ...]
 
+    @property
+    def baseline(self) -> bool:
+        """The model decides the features itself: no prompt, no examples."""
+        from .backends import Baseline
+
+        return issubclass(self.backend_class, Baseline)
+
 
 def backend_class(spec: dict[str, Any]) -> type:
     """The class `model.backend._target_` names, imported but not built."""
-    from .backends import Backend
+    from .backends import Answerer
 
     return class_named(
-        spec.get("_target_"), Backend, "model.backend._target_", "harness.backends.hf.TransformersBackend"
+        spec.get("_target_"), Answerer, "model.backend._target_", "harness.backends.hf.TransformersBackend"
     )
 
 
@@ -119,11 +126,12 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
     """Check the config and the data, and decide the run: raises HarnessError
     on anything a user can fix, before a model or a run exists."""
+    from .backends import Baseline, learns_from_pool
     from .cell import prepare, protocol_settings, uses_translator
 
     check_ranges(conf)
     cls = backend_class(conf.model.backend)
-    baseline = cls.predicts_labels
+    baseline, learns = issubclass(cls, Baseline), learns_from_pool(cls)
     cell = prepare(conf, reads_prompt=not baseline)
     if not baseline and cell.task.mode not in cls.modes:
         raise HarnessError(
@@ -131,9 +139,9 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
             f"{', '.join(sorted(m.value for m in cls.modes))} (score mode needs the "
             "transformers or llama.cpp backend)"
         )
-    if cls.learns_from_pool and not cell.pool:
+    if learns and not cell.pool:
         raise HarnessError(f"model={conf.model.name} trains on the example pool, which is empty (split.pool)")
-    if cls.learns_from_pool and cell.scores_examples:
+    if learns and cell.scores_examples:
         raise HarnessError(
             f"model={conf.model.name}: split.evaluate=all would score the pool documents it trains "
             "on (use test, dev or nonpool)"
@@ -148,14 +156,15 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
     ident = identity.cell_identity(
         plain,
         reads_prompt=not baseline,
-        learns_from_pool=cls.learns_from_pool,
+        learns_from_pool=learns,
         translates=translates,
         dataset_digest=cell.dataset_digest,
         pool_digest=cell.pool_digest,
         shot_ids=[d.id for d in cell.shots],
     )
     cell_hash = identity.digest(ident)
-    settings = protocol_settings(conf, cell.task, cell.shots_per_document, cls.applies_generation_config)
+    generation_config = not baseline and cls.applies_generation_config
+    settings = protocol_settings(conf, cell.task, cell.shots_per_document, generation_config)
     departures = tuple(protocol.baseline_departures(settings) if baseline else protocol.departures(settings))
     model, route, prompt, ds = conf.model, conf.route, conf.prompt, conf.dataset
     pool = _pool_params(conf, cell)
@@ -199,7 +208,7 @@ def plan(conf: Config, plain: dict[str, Any]) -> RunPlan:
         backend_class=cls,
         cell_hash=cell_hash,
         settings_hash=named[names.CELL_SETTINGS],
-        name=run_name(conf, cell, baseline, cls.learns_from_pool),
+        name=run_name(conf, cell, baseline, learns),
         params={**{k: v for k, v in flatten(plain).items() if k not in REPEATED}, **named},
         tags=tags,
         checkpoint=checkpoint_path(conf, cell_hash),
@@ -213,7 +222,7 @@ def draws(conf: Config, plain: dict[str, Any]) -> list[tuple[RunPlan, dict[str, 
     baseline reads no examples: one plan."""
     first = plan(conf, plain)
     n = conf.prompt.draws
-    if n == 1 or first.backend_class.predicts_labels:
+    if n == 1 or first.baseline:
         return [(first, plain)]
     if conf.prompt.selection not in (Selection.random, Selection.balanced):
         raise HarnessError(

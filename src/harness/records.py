@@ -82,7 +82,7 @@ class Scores:
 
 @dataclass(frozen=True)
 class Labels:
-    """A value per feature key, predicted directly (`Backend.classify`: the baselines),
+    """A value per feature key, predicted directly (`Baseline.classify`),
     with P(true) per feature where the baseline has one."""
 
     doc_id: str

@@ -81,8 +81,10 @@ class Translation(Route):
     needs_translator = True
 
     def __init__(self, translator: Translator, backend: Backend):
+        from .backends import Backend
+
         self.settings, self.backend = translator, backend
-        if self.backend.predicts_labels or Mode.generate not in self.backend.modes:
+        if not isinstance(self.backend, Backend) or Mode.generate not in self.backend.modes:
             raise HarnessError(
                 f"translator.model={translator.name}: {type(self.backend).__name__} does not write "
                 "text, so it cannot translate"

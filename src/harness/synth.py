@@ -35,7 +35,7 @@ import hydra
 from omegaconf import DictConfig
 
 from .cli import CONF_DIR
-from .config import Config, Pool, Selection, check_ranges, typed
+from .config import Config, Mode, Pool, Selection, check_ranges, typed
 from .errors import HarnessError, exit_on_user_error, run_hydra_app
 from .plan import flatten
 from .records import Document, Request
@@ -266,13 +266,17 @@ def _rejection(conf: Config, cell, backend, doc: Document, seeds, earlier: Seque
 def synthesize(conf: Config, plain: dict) -> dict:
     """Write (or continue) the synthetic pool file; returns its state."""
     from . import data
-    from .backends import load_backend
+    from .backends import Backend, load_backend
     from .cell import prepare
+    from .plan import backend_class
 
     s = conf.synth
     if conf.prompt.pool is not Pool.real:
         raise HarnessError("harness-synth shows the generator the dataset's real pool: prompt.pool=real")
     check_ranges(conf)
+    writer = backend_class(conf.model.backend)
+    if not issubclass(writer, Backend) or Mode.generate not in writer.modes:
+        raise HarnessError(f"model={conf.model.name}: {writer.__name__} writes no text, so it cannot write examples")
     cell = prepare(replace(conf, prompt=replace(conf.prompt, selection=Selection.random, shots=0)))
     keys, columns = cell.task.keys, conf.dataset.columns
     assert all(cell.split_of[d.id] == "pool" for d in cell.pool)  # seeds never come from dev or test
@@ -367,9 +371,7 @@ def _contradicted(task, backend, doc: Document) -> Optional[str]:
     gives any feature a value other than the label the text was written for."""
     from . import pipeline
 
-    answer = getattr(backend, "score" if task.mode.value == "score" else "generate")(
-        pipeline.build_requests(task, [], [doc])
-    )[0]
+    answer = pipeline.answering(task, backend)(pipeline.build_requests(task, [], [doc]))[0]
     pred = pipeline.to_prediction(task, doc, "pool", answer).pred
     return "contradicted" if any(v is not None and v != doc.labels[k] for k, v in pred.items()) else None
 

@@ -1,5 +1,7 @@
-"""Backends: one interface, a batch of requests in, a batch of generations out.
-Each backend owns its batching and its resources; config chooses the class."""
+"""Backends: a batch of plain-data requests in, one answer per request out.
+Two interfaces: `Backend`, a language model (generate, score), and
+`Baseline`, a classifier that decides the features itself (classify, fit).
+Each owns its batching and its resources; config chooses the class."""
 
 from __future__ import annotations
 
@@ -17,38 +19,14 @@ from ..records import Document, Generation, Labels, Request, Scores
 OnBatch = Optional[Callable[[int], None]]
 
 
-class Backend:
-    """Everything the pipeline asks of a model, with what a backend can do
-    declared, not probed. Each method takes a batch of requests and returns
-    one answer per request, in order; the backend owns its batching."""
+class Answerer:
+    """What the pipeline keeps of whatever answers a cell's requests, a
+    language model or a baseline: what decides its outputs, the prompt as it
+    reads it, and the counters a run reports."""
 
     identity = ""  # what decides its outputs (model, weights, dtype): keys the translation cache
-    modes: frozenset[Mode] = frozenset({Mode.generate})  # prompt.mode values it answers
-    predicts_labels = False  # answers with feature values directly (`classify`), not text to parse
-    learns_from_pool = False  # trains on the example pool's labelled documents (`fit`) before classifying
-    applies_generation_config = False  # greedy decoding with the model's generation config, as the study's pipeline
     stats: Mapping[str, float] = {}  # time and token counters since `reset_stats` (time/*, throughput/*)
     peak_gpu_mem_mb = 0.0
-
-    # `on_batch`, where given, is called with the number of requests each
-    # finished batch answered (a progress bar); a backend that answers all at
-    # once need not call it.
-    def generate(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Generation]:
-        """The written answer to each request (prompt.mode=generate; translations)."""
-        raise NotImplementedError(f"{type(self).__name__} does not generate")
-
-    def score(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Scores]:
-        """P(true) at each field of each request's answer template (`"score" in modes`)."""
-        raise NotImplementedError(f"{type(self).__name__} does not score")
-
-    def classify(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Labels]:
-        """Feature values for each request (`predicts_labels`)."""
-        raise NotImplementedError(f"{type(self).__name__} does not classify")
-
-    def fit(self, documents: Sequence[Document], keys: Sequence[str]) -> Backend:
-        """A copy that learnt from labelled documents (`learns_from_pool`): the
-        pool's, never dev or test ones. This backend stays as it was built."""
-        raise NotImplementedError(f"{type(self).__name__} does not learn")
 
     def render(self, request: Request) -> str:
         """The prompt as the model sees it, for the record: here the plain turns."""
@@ -61,6 +39,26 @@ class Backend:
         """Start the counters a run reports from zero."""
         self.stats, self.peak_gpu_mem_mb = {}, 0.0
 
+
+class Backend(Answerer):
+    """A language model: everything the pipeline asks of one, with what it
+    can do declared, not probed. Each method takes a batch of requests and
+    returns one answer per request, in order; the backend owns its batching."""
+
+    modes: frozenset[Mode] = frozenset({Mode.generate})  # prompt.mode values it answers
+    applies_generation_config = False  # greedy decoding with the model's generation config, as the study's pipeline
+
+    # `on_batch`, where given, is called with the number of requests each
+    # finished batch answered (a progress bar); a backend that answers all at
+    # once need not call it.
+    def generate(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Generation]:
+        """The written answer to each request (prompt.mode=generate; translations)."""
+        raise NotImplementedError(f"{type(self).__name__} does not generate")
+
+    def score(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Scores]:
+        """P(true) at each field of each request's answer template (`"score" in modes`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not score")
+
     def with_options(self, **options: Any) -> Backend:
         """A copy with other settings that need no reload (batch sizes,
         drafts), sharing the loaded model: for ablations. This one stays as
@@ -71,6 +69,29 @@ class Backend:
         other = copy.copy(self)
         other.__dict__.update(options)
         return other
+
+
+class Baseline(Answerer):
+    """A classifier that decides each feature itself, in any prompt.mode:
+    no prompt read, no text to parse, no examples drawn (keyword,
+    tfidf-logreg, knn-vote: the floors a language model must beat)."""
+
+    learns_from_pool = False  # trains on the example pool's labelled documents (`fit`) before classifying
+
+    def classify(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Labels]:
+        """Feature values (and P(true) where it has them) for each request's text."""
+        raise NotImplementedError
+
+    def fit(self, documents: Sequence[Document], keys: Sequence[str]) -> Baseline:
+        """A copy that learnt from labelled documents (`learns_from_pool`): the
+        pool's, never dev or test ones. This one stays as it was built."""
+        raise NotImplementedError(f"{type(self).__name__} does not learn")
+
+
+def learns_from_pool(answerer: Answerer | type) -> bool:
+    """A baseline that trains on the pool (its documents are read, and never scored)."""
+    cls = answerer if isinstance(answerer, type) else type(answerer)
+    return issubclass(cls, Baseline) and cls.learns_from_pool
 
 
 def fit_to_context(
@@ -112,11 +133,11 @@ def fit_to_context(
 log = logging.getLogger(__name__)
 # The two most recent backends (an extractor and a translator), reused by
 # consecutive sweep cells. Older ones are dropped to free their memory.
-_loaded: dict[str, Backend] = {}
+_loaded: dict[str, Answerer] = {}
 _KEEP = 2
 
 
-def load_backend(spec: Mapping[str, Any]) -> Backend:
+def load_backend(spec: Mapping[str, Any]) -> Answerer:
     """Build the backend a model config names (`_target_` plus constructor
     arguments). The same spec twice in a row returns the already-loaded
     backend, so a sweep over prompts or shots loads each model once."""

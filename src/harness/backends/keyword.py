@@ -1,5 +1,5 @@
 """Keyword baseline: a per-language lexicon plus negation and resolution cues.
-A real backend behind the same interface, and the floor every model must beat."""
+A `Baseline` (it decides the features itself), and the floor every model must beat."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import unicodedata
 from typing import Mapping, Sequence
 
 from ..records import Labels, Request
-from . import Backend, OnBatch
+from . import Baseline, OnBatch
 
 _BIDI_AND_MARKS = dict.fromkeys(
     [0x200E, 0x200F, 0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x0640, *range(0x064B, 0x0653)]
@@ -33,7 +33,7 @@ def _word_start(term: str) -> re.Pattern:
     return re.compile(r"(?<!\w)" + re.escape(normalize(term)))
 
 
-class KeywordBackend(Backend):
+class KeywordBackend(Baseline):
     """A feature is present when one of its keywords starts a word in a clause
     that has no resolution cue ("used to", "cleared up") and no negation cue
     on the negated side of the keyword (before it in English, after it in
@@ -71,8 +71,6 @@ class KeywordBackend(Backend):
     def predict(self, text: str, language: str) -> dict[str, bool]:
         clauses = [c.strip() for c in _CLAUSE.split(normalize(text)) if c and c.strip()]
         return {k: self._present(clauses, k, language) for k in self.keys}
-
-    predicts_labels = True  # in any prompt.mode
 
     def classify(self, requests: Sequence[Request], on_batch: OnBatch = None) -> list[Labels]:
         out = []

@@ -13,7 +13,7 @@ from typing import Sequence
 from .. import neighbours
 from ..errors import HarnessError
 from ..records import Document, Labels, Request
-from . import Backend, OnBatch
+from . import Baseline, OnBatch
 
 
 def vote(near: Sequence[tuple[Document, float]], keys: Sequence[str]) -> dict[str, float]:
@@ -26,8 +26,7 @@ def vote(near: Sequence[tuple[Document, float]], keys: Sequence[str]) -> dict[st
     return {k: sum(w for (d, _), w in zip(near, weights) if d.labels[k]) / total for k in keys}
 
 
-class KnnVoteBackend(Backend):
-    predicts_labels = True
+class KnnVoteBackend(Baseline):
     learns_from_pool = True
 
     def __init__(self, k: int = 3):

@@ -12,17 +12,16 @@ from typing import Sequence
 
 from ..errors import HarnessError
 from ..records import Document, Labels, Request
-from . import Backend, OnBatch
+from . import Baseline, OnBatch
 
 log = logging.getLogger(__name__)
 
 
-class TfidfLogRegBackend(Backend):
+class TfidfLogRegBackend(Baseline):
     """Character n-grams suit Persian and Urdu: no word segmentation to get
     wrong, and spelling variants share most of their n-grams. P(true) is the
     regression's probability, so score-mode metrics (ROC-AUC, PR-AUC) apply."""
 
-    predicts_labels = True
     learns_from_pool = True
 
     def __init__(self, ngram_min: int = 2, ngram_max: int = 5, min_df: int = 1, c: float = 1.0, seed: int = 0):

@@ -1,4 +1,5 @@
-"""Every MLflow call of the harness lives here."""
+"""Every MLflow call of the harness lives in this package: here the runs
+(start, log, describe, read back); `store`, reaching the store."""
 
 from __future__ import annotations
 
@@ -6,98 +7,21 @@ import contextlib
 import hashlib
 import json
 import random
-import re
 import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import mlflow
 
-from . import names
-from .artifacts import per_feature_csv, predictions_jsonl, predictions_table, text_for_log  # noqa: F401 (re-exported)
-from .config import LogText
-from .errors import HarnessError, mask_passwords
-from .records import RunResult
+from .. import names
+from ..artifacts import per_feature_csv, predictions_jsonl, predictions_table, text_for_log  # noqa: F401 (re-exported)
+from ..config import LogText
+from ..errors import HarnessError
+from ..records import RunResult
+from .store import check_names, connect, open_experiment, open_store, redact, store_errors, writable  # noqa: F401
 
 _PARAM_BATCH = 100  # MLflow accepts at most 100 params per request
 _PARAM_MAX = 6000  # and values of at most 6000 characters
-
-
-# A key's last part naming a secret: hf_token, api_key, db_password; not a
-# count such as max_new_tokens.
-_SECRET_KEY = re.compile(
-    r"(^|[._])([a-z0-9]*_)?(password|passwd|secret|token|api_key|apikey|credentials?)$", re.IGNORECASE
-)
-
-
-def redact(key: str, value: Any) -> Any:
-    """Params never carry secrets: a secret-looking key's value, or the
-    password inside a URI, becomes ***."""
-    if _SECRET_KEY.search(key):
-        return "***"
-    return mask_passwords(value) if isinstance(value, str) else value
-
-
-def _is_local_store(uri: str) -> bool:
-    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
-
-
-# The database drivers a store URI may need, by the module that is missing.
-_DRIVERS = {
-    "psycopg": "psycopg[binary]",
-    "psycopg2": "psycopg2-binary', or write postgresql+psycopg:// for psycopg 3",
-    "pymysql": "pymysql",
-    "MySQLdb": "mysqlclient",
-}
-
-
-@contextlib.contextmanager
-def store_errors(uri: str) -> Iterator[None]:
-    """What the tracking store refuses (unreachable, read-only, unknown scheme,
-    a missing driver) as one HarnessError naming the URI, its password masked."""
-    import requests
-    import sqlalchemy.exc
-
-    shown = mask_passwords(uri)
-    try:
-        yield
-    except ModuleNotFoundError as e:
-        if e.name not in _DRIVERS:
-            raise
-        raise HarnessError(
-            f"tracking.uri={shown} needs the database driver {e.name} (pip install '{_DRIVERS[e.name]}')"
-        ) from None
-    except (
-        mlflow.exceptions.MlflowException,
-        sqlalchemy.exc.SQLAlchemyError,
-        requests.exceptions.RequestException,
-    ) as e:
-        detail = " ".join(str(getattr(e, "message", e)).split())[:300]
-        raise HarnessError(f"tracking store {shown}: {mask_passwords(detail)}") from None
-
-
-def _experiment_id(name: str, artifact_location: Optional[str], uri: str) -> str:
-    client = mlflow.MlflowClient()
-    found = client.get_experiment_by_name(name)
-    if found is not None and found.lifecycle_stage == "deleted":
-        raise HarnessError(
-            f"experiment {name!r} was deleted in {mask_passwords(uri)} (restore it with "
-            f"`mlflow experiments restore --experiment-id {found.experiment_id}`, or name another "
-            "in tracking.experiment)"
-        )
-    if found is not None:
-        return found.experiment_id
-    location = Path(artifact_location).resolve().as_uri() if artifact_location and _is_local_store(uri) else None
-    try:
-        # The MLflow UI then opens the runs table rather than its GenAI overview.
-        return client.create_experiment(
-            name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}
-        )
-    except mlflow.exceptions.MlflowException:
-        found = client.get_experiment_by_name(name)  # a parallel job created it first
-        if found is None:
-            raise
-        return found.experiment_id
 
 
 def _log_params(params: Mapping[str, Any]) -> None:
@@ -105,133 +29,6 @@ def _log_params(params: Mapping[str, Any]) -> None:
     items = [(k, v if len(v) <= _PARAM_MAX else v[: _PARAM_MAX - 1] + "…") for k, v in items]
     for i in range(0, len(items), _PARAM_BATCH):
         mlflow.log_params(dict(items[i : i + _PARAM_BATCH]))
-
-
-def _probe(uri: str, timeout_s: float) -> None:
-    """A tracking server answers within timeout_s, or the run stops here
-    (MLflow itself retries for minutes without a word)."""
-    import requests
-
-    try:
-        requests.get(uri.rstrip("/") + "/health", timeout=timeout_s)  # any answer will do: auth is checked later
-    except requests.exceptions.RequestException as e:
-        kind = "no answer" if isinstance(e, requests.exceptions.Timeout) else "cannot connect"
-        raise HarnessError(
-            f"tracking.uri={mask_passwords(uri)}: {kind} within {timeout_s:g} s "
-            "(is the server running? tracking.timeout_s sets the wait)"
-        ) from None
-
-
-def _probe_database(uri: str, timeout_s: float) -> None:
-    """A database server answers within timeout_s (MLflow retries a refused
-    connection for many minutes)."""
-    import sqlalchemy
-
-    engine = sqlalchemy.create_engine(
-        uri, poolclass=sqlalchemy.pool.NullPool, connect_args={"connect_timeout": max(int(timeout_s), 1)}
-    )
-    try:
-        with engine.connect():
-            pass
-    except sqlalchemy.exc.OperationalError as e:
-        detail = " ".join(str(e.orig).split())[:200]
-        raise HarnessError(
-            f"tracking.uri={mask_passwords(uri)}: cannot connect within {timeout_s:g} s ({mask_passwords(detail)})"
-        ) from None
-    finally:
-        engine.dispose()
-
-
-_SCHEMES = ("", "file", "sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
-
-
-def _connect(uri: str, timeout_s: float = 30.0) -> None:
-    """Point MLflow at the store. Parallel jobs opening a new SQLite store at
-    once race on MLflow's schema migrations, so the first creates it under a lock."""
-    import os
-    from urllib.parse import urlparse
-
-    scheme = urlparse(uri).scheme.split("+")[0]
-    if scheme not in _SCHEMES and not (len(scheme) == 1 and "://" not in uri):  # C:\... is a folder
-        raise HarnessError(
-            f"tracking.uri={mask_passwords(uri)}: unknown scheme {scheme!r} (a folder, "
-            "sqlite:///file.db, http(s)://server or postgresql+psycopg://...)"
-        )
-    if scheme in ("http", "https"):
-        _probe(uri, timeout_s)
-        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(timeout_s, 1)))
-    elif scheme in ("postgresql", "mysql", "mssql"):
-        _probe_database(uri, timeout_s)
-    mlflow.set_tracking_uri(uri)
-    if uri.startswith("sqlite:///"):
-        from filelock import FileLock
-
-        db = Path(uri.removeprefix("sqlite:///"))
-        try:
-            db.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise HarnessError(f"tracking.uri={uri}: cannot create its folder {db.parent} ({e.strerror})") from None
-        try:
-            with FileLock(f"{db}.lock"):
-                mlflow.MlflowClient().search_experiments(max_results=1)
-        except OSError as e:
-            raise HarnessError(f"tracking.uri={uri}: cannot use {db} ({e.strerror})") from None
-    else:
-        mlflow.MlflowClient().search_experiments(max_results=1)  # an unknown scheme or driver fails here
-
-
-def _open_store(uri: str, experiment: str, artifact_location: Optional[str], timeout_s: float = 30.0) -> str:
-    """Connect and return the experiment's id (created if new)."""
-    _connect(uri, timeout_s)
-    return _experiment_id(experiment, artifact_location, uri)
-
-
-def check_names(metric_keys: Sequence[str], param_keys: Sequence[str]) -> None:
-    """Every metric and param name the run will log is one MLflow accepts, checked before the run exists."""
-    from mlflow.utils import validation
-
-    for check, keys, what in (
-        (validation._validate_metric_name, metric_keys, "metric"),
-        (validation._validate_param_name, param_keys, "param"),
-    ):
-        for key in keys:
-            try:
-                check(key)
-                if len(key) > validation.MAX_ENTITY_KEY_LENGTH:
-                    raise mlflow.exceptions.MlflowException(
-                        f"longer than {validation.MAX_ENTITY_KEY_LENGTH} characters"
-                    )
-            except mlflow.exceptions.MlflowException as e:
-                raise HarnessError(
-                    f"MLflow refuses the {what} name {key!r} (from a feature key or setting): "
-                    f"{' '.join(e.message.split())[:200]}"
-                ) from None
-
-
-def writable(folder: Path, what: str) -> None:
-    """Create `folder` and write a file in it, or one clear error naming the setting."""
-    import tempfile
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".harness-check-"):
-            pass
-    except OSError as e:
-        raise HarnessError(f"{what}={folder}: cannot write there ({e.strerror})") from None
-
-
-def open_experiment(uri: str, experiment: str, artifact_location: Optional[str], timeout_s: float) -> None:
-    """Connect, find or create the experiment, and check that a local artifact
-    folder can be written: before the run exists."""
-    experiment_id = _open_store(uri, experiment, artifact_location, timeout_s)
-    location = mlflow.MlflowClient().get_experiment(experiment_id).artifact_location or ""
-    if location.startswith("file:") or "://" not in location:
-        from urllib.parse import unquote, urlparse
-
-        writable(
-            Path(unquote(urlparse(location).path) if location.startswith("file:") else location),
-            "tracking.artifact_location",
-        )
 
 
 @contextlib.contextmanager
@@ -247,7 +44,7 @@ def tracked_run(
 ) -> Iterator[str]:
     """An MLflow run around the body; yields its id. A body that raises leaves
     the run marked FAILED, and Ctrl-C KILLED, not looking like a result."""
-    experiment_id = _open_store(uri, experiment, artifact_location)
+    experiment_id = open_store(uri, experiment, artifact_location)
     run = mlflow.start_run(
         experiment_id=experiment_id, run_name=run_name, tags=dict(tags), log_system_metrics=system_metrics
     )
@@ -273,7 +70,7 @@ def study_run(
 
     from filelock import FileLock
 
-    experiment_id = _open_store(uri, experiment, artifact_location)
+    experiment_id = open_store(uri, experiment, artifact_location)
     client = mlflow.MlflowClient()
     # Workers on this machine starting together must find one parent, not make two.
     lock = (
@@ -387,7 +184,7 @@ def log_synth_run(
     """harness-synth's run: its settings, what it kept and dropped, and the
     pool file with its texts as tracking.log_text allows (a synthetic text
     can echo a real seed)."""
-    experiment_id = _open_store(uri, experiment, artifact_location)
+    experiment_id = open_store(uri, experiment, artifact_location)
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=f"synth|{params.get('generator')}", tags={names.ROLE: "synth"}
     ):
@@ -498,7 +295,7 @@ def result_runs(uri: str, experiment: str) -> list[dict[str, Any]]:
     predictions (the rows of predictions.jsonl, or None where it is gone)."""
     import tempfile
 
-    _connect(uri)
+    connect(uri)
     found = mlflow.get_experiment_by_name(experiment)
     if found is None or found.lifecycle_stage == "deleted":
         raise HarnessError(
@@ -546,14 +343,14 @@ def share_view(uri: str, experiment_id: str, key: str, state: Mapping[str, Any])
     """A view of the experiment's runs table (filter, sort, columns) saved as
     the MLflow UI's "Share" button saves one: an experiment tag the UI reads
     from `?viewStateShareKey=<key>`."""
-    _connect(uri)
+    connect(uri)
     mlflow.MlflowClient().set_experiment_tag(experiment_id, f"mlflow.sharedViewState.{key}", json.dumps(state))
 
 
 def log_report(uri: str, experiment: str, folder: str, params: Mapping[str, Any], note: str = "") -> str:
     """A run named `report` holding the report's files under report/, `note`
     as its description; returns its id."""
-    experiment_id = _open_store(uri, experiment, None)
+    experiment_id = open_store(uri, experiment, None)
     with mlflow.start_run(experiment_id=experiment_id, run_name="report", tags={names.ROLE: "report"}) as run:
         _log_params(params)
         mlflow.log_artifacts(folder, "report")
