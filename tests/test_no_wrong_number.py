@@ -150,6 +150,16 @@ def test_bad_settings_fail_before_a_run_exists(workdir, model, changes, message)
     assert store_runs(workdir).empty
 
 
+def test_a_model_class_that_answers_nothing_is_one_line():
+    from harness.plan import backend_class
+
+    with pytest.raises(
+        HarnessError,
+        match=r"^model.backend._target_=collections.OrderedDict: not a harness.backends.Backend or Baseline$",
+    ):
+        backend_class({"_target_": "collections.OrderedDict"})
+
+
 def test_a_baseline_ignores_the_prompt_settings_it_never_reads(workdir):
     tiny = _write(workdir / "tiny.jsonl", _rows(3))  # too few for 3 examples, which a baseline never reads
     assert not math.isnan(

@@ -337,8 +337,9 @@ def _replaced(node: Any, path: list[str], value: Any) -> Any:
     return replace(node, **{head: _replaced(getattr(node, head), rest, value) if rest else value})
 
 
-def class_named(target: Any, base: type, key: str, example: str) -> type:
-    """The class a `_target_` setting names, a subclass of `base`, or one clear error naming `key`."""
+def class_named(target: Any, base: type, key: str, example: str, kind: str = "") -> type:
+    """The class a `_target_` setting names, a subclass of `base` (`kind` in
+    the error, else base's name), or one clear error naming `key`."""
     from hydra.utils import get_class
 
     try:
@@ -346,7 +347,7 @@ def class_named(target: Any, base: type, key: str, example: str) -> type:
     except Exception:  # hydra raises several types for a bad path
         raise HarnessError(f"{key}={target} cannot be imported (a class path such as {example})") from None
     if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise HarnessError(f"{key}={target}: not a {base.__module__}.{base.__qualname__}")
+        raise HarnessError(f"{key}={target}: not a {kind or f'{base.__module__}.{base.__qualname__}'}")
     return cls
 
 

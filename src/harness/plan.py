@@ -43,7 +43,11 @@ def backend_class(spec: dict[str, Any]) -> type:
     from .backends import Answerer
 
     return class_named(
-        spec.get("_target_"), Answerer, "model.backend._target_", "harness.backends.hf.TransformersBackend"
+        spec.get("_target_"),
+        Answerer,
+        "model.backend._target_",
+        "harness.backends.hf.TransformersBackend",
+        "harness.backends.Backend or Baseline",
     )
 
 
