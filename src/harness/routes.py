@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
-from .config import Mode, class_named
+from .config import class_named
 from .errors import HarnessError
 from .records import Document
 
@@ -81,10 +81,10 @@ class Translation(Route):
     needs_translator = True
 
     def __init__(self, translator: Translator, backend: Backend):
-        from .backends import Backend
+        from .backends import writes_text
 
         self.settings, self.backend = translator, backend
-        if not isinstance(self.backend, Backend) or Mode.generate not in self.backend.modes:
+        if not writes_text(backend):
             raise HarnessError(
                 f"translator.model={translator.name}: {type(self.backend).__name__} does not write "
                 "text, so it cannot translate"

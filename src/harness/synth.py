@@ -35,7 +35,7 @@ import hydra
 from omegaconf import DictConfig
 
 from .cli import CONF_DIR
-from .config import Config, Mode, Pool, Selection, check_ranges, typed
+from .config import Config, Pool, Selection, check_ranges, typed
 from .errors import HarnessError, exit_on_user_error, run_hydra_app
 from .plan import flatten
 from .records import Document, Request
@@ -266,7 +266,7 @@ def _rejection(conf: Config, cell, backend, doc: Document, seeds, earlier: Seque
 def synthesize(conf: Config, plain: dict) -> dict:
     """Write (or continue) the synthetic pool file; returns its state."""
     from . import data
-    from .backends import Backend, load_backend
+    from .backends import load_backend, writes_text
     from .cell import prepare
     from .plan import backend_class
 
@@ -275,7 +275,7 @@ def synthesize(conf: Config, plain: dict) -> dict:
         raise HarnessError("harness-synth shows the generator the dataset's real pool: prompt.pool=real")
     check_ranges(conf)
     writer = backend_class(conf.model.backend)
-    if not issubclass(writer, Backend) or Mode.generate not in writer.modes:
+    if not writes_text(writer):
         raise HarnessError(f"model={conf.model.name}: {writer.__name__} writes no text, so it cannot write examples")
     cell = prepare(replace(conf, prompt=replace(conf.prompt, selection=Selection.random, shots=0)))
     keys, columns = cell.task.keys, conf.dataset.columns

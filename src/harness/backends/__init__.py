@@ -94,6 +94,12 @@ def learns_from_pool(answerer: Answerer | type) -> bool:
     return issubclass(cls, Baseline) and cls.learns_from_pool
 
 
+def writes_text(answerer: Answerer | type) -> bool:
+    """A language model that generates: one that can translate or write examples."""
+    cls = answerer if isinstance(answerer, type) else type(answerer)
+    return issubclass(cls, Backend) and Mode.generate in cls.modes
+
+
 def fit_to_context(
     r: Request,
     render: Callable[[Request], str],
